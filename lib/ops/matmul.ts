@@ -1,0 +1,65 @@
+/** Batched matrix multiplication with fp32 accumulation. */
+import { failRaw } from '../errors.js';
+import { native } from '../native.js';
+import { broadcastShapes, formatShape, numelOf, sameShape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { checkOperands, checkOpts, output } from './common.js';
+
+export interface MatmulOptions {
+  /** b is [..., N, K] (a Linear layer's weight) instead of [..., K, N]. */
+  transposeB?: boolean;
+}
+
+/**
+ * a [..., M, K] · b [..., K, N] → [..., M, N]; batch dimensions broadcast.
+ * fp16/bf16 inputs accumulate in fp32 and round once into the output.
+ * @example tessera.matmul(x, w, { transposeB: true }) // x [T, K], w [N, K]
+ */
+export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
+  const opts = checkOpts<MatmulOptions>(options);
+  const transposeB = opts.transposeB ?? false;
+  if (typeof transposeB !== 'boolean') failRaw('E_ARGUMENT', 'a boolean', 'options.transposeB', String(transposeB));
+  const [x, y] = checkOperands('matmul', [[a, 'a'], [b, 'b']]) as [Tensor, Tensor];
+  if (x.ndim < 2) failRaw('E_SHAPE', 'a tensor of at least 2 dimensions', 'a', formatShape(x.shape));
+  if (y.ndim < 2) failRaw('E_SHAPE', 'a tensor of at least 2 dimensions', 'b', formatShape(y.shape));
+  const [M, K] = x.shape.slice(-2) as [number, number];
+  const [bRows, bCols] = y.shape.slice(-2) as [number, number];
+  const [kB, N] = transposeB ? [bCols, bRows] : [bRows, bCols];
+  if (kB !== K) {
+    failRaw('E_SHAPE', `${transposeB ? '[..., N, K]' : '[..., K, N]'} with K = ${K} (from a ${formatShape(x.shape)})`, 'b', formatShape(y.shape));
+  }
+  const batchShape = broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2), ['a batch', 'b batch']);
+  const batch = numelOf(batchShape);
+
+  // An operand whose batch is the whole batch, or is shared by all of it, is used
+  // in place (contiguous); any other broadcast is materialized first.
+  const prepare = (t: Tensor): { dense: Tensor; stride: number } => {
+    const own = t.shape.slice(0, -2);
+    const matrix = t.shape.slice(-2);
+    const shared = numelOf(own) === 1;
+    const full = sameShape(own, batchShape);
+    let dense: Tensor;
+    if (shared || full) dense = t.contiguous();
+    else {
+      const view = t.broadcastTo([...batchShape, ...matrix]);
+      dense = view.contiguous();
+      view.dispose();
+    }
+    return { dense, stride: shared ? 0 : numelOf(matrix) };
+  };
+  const pa = prepare(x);
+  const pb = prepare(y);
+  try {
+    const out = output(x, [...batchShape, M, N]);
+    if (numelOf(out.shape) === 0) return out;
+    if (K === 0) {
+      native.fill(out.view('out'), 0);
+      return out;
+    }
+    native.matmul(pa.dense.view('a'), pb.dense.view('b'), out.view('out'), batch, M, N, K, pa.stride, pb.stride, transposeB);
+    return out;
+  } finally {
+    pa.dense.dispose();
+    pb.dense.dispose();
+  }
+}

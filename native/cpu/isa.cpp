@@ -1,0 +1,54 @@
+// Host feature detection and kernel-table selection.
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels.h"
+
+namespace tessera::cpu {
+
+const CpuFeatures& cpuFeatures() {
+  static const CpuFeatures features = [] {
+    CpuFeatures f;
+#if defined(TESSERA_CPU_X86)
+    __builtin_cpu_init();
+    f.avx2 = __builtin_cpu_supports("avx2");
+    f.fma = __builtin_cpu_supports("fma");
+    f.f16c = __builtin_cpu_supports("f16c");
+    f.avx512f = __builtin_cpu_supports("avx512f");
+    f.avx512bw = __builtin_cpu_supports("avx512bw");
+    f.avx512vl = __builtin_cpu_supports("avx512vl");
+    f.avx512dq = __builtin_cpu_supports("avx512dq");
+    f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+    f.avxvnni = __builtin_cpu_supports("avxvnni");
+    f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+#endif
+    return f;
+  }();
+  return features;
+}
+
+const KernelTable& selectKernels() {
+  static const KernelTable* table = [] {
+    const CpuFeatures& f = cpuFeatures();
+    const char* want = std::getenv("TESSERA_CPU_ISA");
+    const KernelTable* best = &generic::kTable;
+#if defined(TESSERA_CPU_X86)
+    const bool hasAvx2 = f.avx2 && f.fma && f.f16c;
+    const bool hasAvx512 = hasAvx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    if (hasAvx512) best = &avx512::kTable;
+    else if (hasAvx2) best = &avx2::kTable;
+    if (want != nullptr) {
+      // A request for an ISA the host lacks falls back to the best it has.
+      if (std::strcmp(want, "generic") == 0) best = &generic::kTable;
+      else if (std::strcmp(want, "avx2") == 0 && hasAvx2) best = &avx2::kTable;
+    }
+#else
+    (void)f;
+    (void)want;
+#endif
+    return best;
+  }();
+  return *table;
+}
+
+}  // namespace tessera::cpu

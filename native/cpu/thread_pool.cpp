@@ -1,0 +1,95 @@
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace tessera::cpu {
+
+int ThreadPool::defaultThreadCount() {
+  if (const char* env = std::getenv("TESSERA_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return std::min(n, 256);
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(std::min(hw, 256u));
+}
+
+ThreadPool::ThreadPool(int numThreads)
+    : numThreads_(numThreads > 0 ? numThreads : defaultThreadCount()) {
+  workers_.reserve(numThreads_ - 1);
+  for (int i = 1; i < numThreads_; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::workerLoop(int) {
+  uint64_t seen = 0;
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+    if (stopping_) return;
+    seen = generation_;
+    while (nextTask_ < jobTasks_) {
+      const int task = nextTask_++;
+      const auto* job = job_;
+      lock.unlock();
+      (*job)(task);
+      lock.lock();
+      if (--pending_ == 0) done_.notify_all();
+    }
+  }
+}
+
+void ThreadPool::runTasks(int numTasks, const std::function<void(int)>& fn) {
+  if (numTasks <= 0) return;
+  if (numTasks == 1 || numThreads_ == 1) {
+    for (int t = 0; t < numTasks; ++t) fn(t);
+    return;
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  job_ = &fn;
+  jobTasks_ = numTasks;
+  nextTask_ = 0;
+  pending_ = numTasks;
+  ++generation_;
+  wake_.notify_all();
+  // The calling thread works too, then waits for stragglers.
+  while (nextTask_ < jobTasks_) {
+    const int task = nextTask_++;
+    lock.unlock();
+    fn(task);
+    lock.lock();
+    --pending_;
+  }
+  done_.wait(lock, [&] { return pending_ == 0; });
+  job_ = nullptr;
+  jobTasks_ = 0;
+}
+
+void ThreadPool::parallelFor(int64_t n, int64_t grain,
+                             const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  const int64_t maxChunks = (n + grain - 1) / grain;
+  // A few chunks per thread balance uneven work without much dispatch overhead.
+  const int64_t chunks = std::min<int64_t>(maxChunks, static_cast<int64_t>(numThreads_) * 4);
+  if (chunks <= 1) {
+    fn(0, n);
+    return;
+  }
+  const int64_t step = (n + chunks - 1) / chunks;
+  runTasks(static_cast<int>(chunks), [&](int t) {
+    const int64_t begin = t * step;
+    const int64_t end = std::min(n, begin + step);
+    if (begin < end) fn(begin, end);
+  });
+}
+
+}  // namespace tessera::cpu

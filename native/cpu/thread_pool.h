@@ -1,0 +1,52 @@
+// A fixed pool of native worker threads for data-parallel CPU kernels. The
+// calling thread (a device stream) takes part in every parallelFor, so a pool
+// of N threads has N-1 workers.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tessera::cpu {
+
+class ThreadPool {
+ public:
+  // numThreads <= 0: TESSERA_NUM_THREADS, else the hardware concurrency.
+  explicit ThreadPool(int numThreads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return numThreads_; }
+
+  // Runs fn(begin, end) over [0, n) split into chunks of at least `grain`
+  // items, and returns when every chunk is done. Not reentrant: kernels call it
+  // once per phase, never from inside fn.
+  void parallelFor(int64_t n, int64_t grain,
+                   const std::function<void(int64_t, int64_t)>& fn);
+
+  // Runs fn(t, numTasks) for t in [0, numTasks) on distinct threads where possible.
+  void runTasks(int numTasks, const std::function<void(int)>& fn);
+
+  static int defaultThreadCount();
+
+ private:
+  void workerLoop(int index);
+
+  int numThreads_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(int)>* job_ = nullptr;
+  int jobTasks_ = 0;
+  int nextTask_ = 0;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace tessera::cpu
