@@ -57,6 +57,8 @@ export type OpKind = keyof typeof OpKindId;
 export interface NativeAddon {
   StorageHandle: new () => StorageHandle;
   setErrorClass(ctor: typeof TesseraError): void;
+  /** Bytes this environment has reported to V8 as external memory. */
+  externalMemory(): number;
   info(): NativeInfo;
   supports(deviceKind: number, deviceIndex: number, op: number, dtype: number): boolean;
   alloc(deviceKind: number, deviceIndex: number, bytes: number): StorageHandle;

@@ -16,7 +16,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
       {"copy", copy},       {"fill", fill},       {"random", random},   {"binary", binary},
       {"unary", unary},     {"matmul", matmul},   {"softmax", softmax}, {"norm", norm},
       {"reduce", reduce},   {"info", info},       {"supports", supports},
-      {"setErrorClass", setErrorClass},
+      {"setErrorClass", setErrorClass}, {"externalMemory", externalMemory},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;

@@ -26,5 +26,6 @@ Napi::Value reduce(const Napi::CallbackInfo& info);
 Napi::Value info(const Napi::CallbackInfo& info);
 Napi::Value supports(const Napi::CallbackInfo& info);
 Napi::Value setErrorClass(const Napi::CallbackInfo& info);
+Napi::Value externalMemory(const Napi::CallbackInfo& info);
 
 }  // namespace tessera::napi

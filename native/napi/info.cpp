@@ -107,6 +107,13 @@ Napi::Value supports(const Napi::CallbackInfo& info) {
   });
 }
 
+// externalMemory() -> the bytes this environment has reported to V8 (after
+// folding in releases made off the JS thread). For tests of the accounting.
+Napi::Value externalMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, static_cast<double>(Runtime::get(env).reportReleases(env)));
+}
+
 Napi::Value setErrorClass(const Napi::CallbackInfo& info) {
   Runtime::get(info.Env()).errorClass = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();

@@ -41,9 +41,13 @@ DeviceContext& Runtime::device(const Device& d) {
 StoragePtr Runtime::allocate(Napi::Env env, const Device& d, size_t bytes) {
   DeviceContext& ctx = device(d);
   auto storage = std::make_shared<Storage>(ctx.backend, bytes, account_);
-  const int64_t released = account_->releasedBytes.exchange(0);
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes) - released);
+  reportReleases(env, static_cast<int64_t>(bytes));
   return storage;
+}
+
+int64_t Runtime::reportReleases(Napi::Env env, int64_t allocated) {
+  const int64_t released = account_->releasedBytes.exchange(0);
+  return Napi::MemoryManagement::AdjustExternalMemory(env, allocated - released);
 }
 
 void Runtime::submit(const Device& d, std::vector<StoragePtr> inputs, std::vector<StoragePtr> outputs,

@@ -35,6 +35,9 @@ class Runtime {
   // reason when it is not usable.
   DeviceContext& device(const Device& d);
 
+  // Reports bytes freed off the JS thread to V8; returns V8's external total.
+  int64_t reportReleases(Napi::Env env, int64_t allocated = 0);
+
   // Allocates on the device and reports the bytes to V8.
   StoragePtr allocate(Napi::Env env, const Device& d, size_t bytes);
 
