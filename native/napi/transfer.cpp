@@ -39,10 +39,12 @@ void enqueueRead(Runtime& rt, const StoragePtr& storage, size_t offset, size_t n
   });
 }
 
-Napi::Value toArrayBuffer(Napi::Env env, const ReadResult& r) {
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, r.bytes.size());
-  if (!r.bytes.empty()) std::memcpy(ab.Data(), r.bytes.data(), r.bytes.size());
-  return ab;
+// Hands the staged bytes to JS without another copy: the ArrayBuffer owns them.
+Napi::Value toArrayBuffer(Napi::Env env, ReadResult& r) {
+  if (r.bytes.empty()) return Napi::ArrayBuffer::New(env, 0);
+  auto* owned = new std::vector<uint8_t>(std::move(r.bytes));
+  return Napi::ArrayBuffer::New(env, owned->data(), owned->size(),
+                                [](Napi::Env, void*, std::vector<uint8_t>* bytes) { delete bytes; }, owned);
 }
 
 void checkRange(Napi::Env env, const StoragePtr& s, int64_t offset, int64_t n) {
