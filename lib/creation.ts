@@ -3,7 +3,7 @@ import { defaultDevice, parseDevice, type DeviceSpec } from './device.js';
 import { type DType, checkDType, float16ArrayConstructor, isFloating } from './dtype.js';
 import { fail, failRaw } from './errors.js';
 import { native, RandomDistId } from './native.js';
-import { checkShape, formatShape, numelOf } from './shape.js';
+import { checkShape, formatShape, MAX_DIMS, numelOf } from './shape.js';
 import { Tensor } from './tensor.js';
 
 export interface CreateOptions {
@@ -35,12 +35,14 @@ function flatten(data: unknown[], name: string): { values: number[]; shape: numb
   const shape: number[] = [];
   let level: unknown = data;
   while (Array.isArray(level)) {
+    if (shape.length === MAX_DIMS) failRaw('E_SHAPE', `at most ${MAX_DIMS} dimensions`, name, `an array nested more than ${MAX_DIMS} deep`);
     shape.push(level.length);
     level = level[0];
   }
   const values: number[] = [];
   const walk = (node: unknown, depth: number): void => {
     if (depth === shape.length) {
+      if (Array.isArray(node)) failRaw('E_SHAPE', `a rectangular nested array of shape ${formatShape(shape)}`, name, 'a ragged array');
       if (typeof node !== 'number') fail('E_ARGUMENT', 'numbers', `${name} elements`, node);
       values.push(node);
       return;

@@ -24,7 +24,7 @@ export class TesseraError extends Error {
 }
 
 /** Renders a received value for an error message, briefly and unambiguously. */
-export function describe(value: unknown): string {
+export function describe(value: unknown, depth = 0): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value);
@@ -36,7 +36,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'boolean' || typeof value === 'symbol') return String(value);
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) {
-    const items = value.slice(0, 8).map((v) => describe(v));
+    if (depth >= 2) return '[…]';
+    const items = value.slice(0, 8).map((v) => describe(v, depth + 1));
     return `[${items.join(', ')}${value.length > 8 ? ', …' : ''}]`;
   }
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as { length?: number }).length ?? value.byteLength}`;

@@ -31,6 +31,8 @@ export function byteSize(shape: readonly number[], elementSize: number, name: st
 }
 
 export function contiguousStrides(shape: readonly number[]): number[] {
+  // Nothing is read through an empty tensor's strides; keep them small for native code.
+  if (shape.includes(0)) return shape.map(() => 0);
   const strides = new Array<number>(shape.length);
   let s = 1;
   for (let i = shape.length - 1; i >= 0; --i) {

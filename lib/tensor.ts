@@ -63,6 +63,7 @@ export class Tensor {
   }
 
   get isContiguous(): boolean {
+    if (this.numel === 0) return true;
     let expect = 1;
     for (let i = this.shape.length - 1; i >= 0; --i) {
       if (this.shape[i] !== 1 && this.strides[i] !== expect) return false;
@@ -83,7 +84,7 @@ export class Tensor {
   /** @internal The storage handle; throws E_DISPOSED after dispose(). */
   handle(name = 'tensor'): StorageHandle {
     if (this.#handle === null || this.#handle.disposed) {
-      throw new TesseraError('E_DISPOSED', `Expected a live tensor for ${name} but received a disposed ${this.describe()}`);
+      throw new TesseraError('E_DISPOSED', `Expected a live tensor for ${name} but received ${this.describe()}`);
     }
     return this.#handle;
   }

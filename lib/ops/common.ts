@@ -7,7 +7,7 @@ import type { OpKind } from '../native.js';
 import { checkTensor, Tensor } from '../tensor.js';
 
 /** Validates tensors for one op: live, same device as the first, same dtype, supported. */
-export function checkOperands(op: OpKind, operands: Array<[unknown, string]>): Tensor[] {
+export function checkOperands(op: OpKind, operands: Array<[unknown, string]>, opName: string = op): Tensor[] {
   const tensors = operands.map(([value, name]) => checkTensor(value, name));
   const first = tensors[0]!;
   tensors.forEach((t, i) => {
@@ -20,7 +20,7 @@ export function checkOperands(op: OpKind, operands: Array<[unknown, string]>): T
     }
   });
   if (!isFloating(first.dtype)) {
-    failRaw('E_DTYPE', `a float32, float16 or bfloat16 tensor for ${op}`, operands[0]![1], first.describe());
+    failRaw('E_DTYPE', 'a float32, float16 or bfloat16 tensor', `${operands[0]![1]} of ${opName}`, first.describe());
   }
   requireSupport(first.deviceSpec, op, first.dtype, operands[0]![1]);
   return tensors;

@@ -13,7 +13,7 @@ function binary(op: keyof typeof BinaryOpId, a: Operand, b: Operand): Tensor {
   const ta = typeof a === 'number' ? scalarLike(a, checkTensor(b, 'b')) : a;
   const tb = typeof b === 'number' ? scalarLike(b, checkTensor(a, 'a')) : b;
   try {
-    const [x, y] = checkOperands('binary', [[ta, 'a'], [tb, 'b']]);
+    const [x, y] = checkOperands('binary', [[ta, 'a'], [tb, 'b']], op);
     const shape = broadcastShapes(x!.shape, y!.shape, ['a', 'b']);
     const out = output(x!, shape);
     native.binary(BinaryOpId[op],
@@ -36,8 +36,8 @@ export function mul(a: Operand, b: Operand): Tensor { return binary('mul', a, b)
 /** a / b elementwise, broadcasting. */
 export function div(a: Operand, b: Operand): Tensor { return binary('div', a, b); }
 
-function unary(op: keyof typeof UnaryOpId, x: unknown, alpha = 1): Tensor {
-  const [t] = checkOperands('unary', [[x, 'x']]);
+function unary(op: keyof typeof UnaryOpId, opName: string, x: unknown, alpha = 1): Tensor {
+  const [t] = checkOperands('unary', [[x, 'x']], opName);
   return withContiguous(t!, (dense) => {
     const out = output(dense, dense.shape);
     native.unary(UnaryOpId[op], alpha, dense.view('x'), out.view('out'));
@@ -47,11 +47,11 @@ function unary(op: keyof typeof UnaryOpId, x: unknown, alpha = 1): Tensor {
 
 /** alpha · x. @example tessera.scale(x, 0.125) */
 export function scale(x: Tensor, alpha: number): Tensor {
-  return unary('scale', x, checkFiniteNumber(alpha, 'alpha'));
+  return unary('scale', 'scale', x, checkFiniteNumber(alpha, 'alpha'));
 }
 
 /** x · sigmoid(x). */
-export function silu(x: Tensor): Tensor { return unary('silu', x); }
+export function silu(x: Tensor): Tensor { return unary('silu', 'silu', x); }
 
 export interface GeluOptions {
   /** 'none' (default): the exact erf form; 'tanh': the tanh approximation. */
@@ -63,5 +63,5 @@ export function gelu(x: Tensor, options?: GeluOptions): Tensor {
   const opts = checkOpts<GeluOptions>(options);
   const approximate = opts.approximate ?? 'none';
   if (approximate !== 'none' && approximate !== 'tanh') fail('E_ARGUMENT', "'none' or 'tanh'", 'options.approximate', approximate);
-  return unary(approximate === 'tanh' ? 'geluTanh' : 'geluErf', x);
+  return unary(approximate === 'tanh' ? 'geluTanh' : 'geluErf', 'gelu', x);
 }

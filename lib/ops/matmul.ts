@@ -1,5 +1,5 @@
 /** Batched matrix multiplication with fp32 accumulation. */
-import { failRaw } from '../errors.js';
+import { fail, failRaw } from '../errors.js';
 import { native } from '../native.js';
 import { broadcastShapes, formatShape, numelOf, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -18,7 +18,7 @@ export interface MatmulOptions {
 export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   const opts = checkOpts<MatmulOptions>(options);
   const transposeB = opts.transposeB ?? false;
-  if (typeof transposeB !== 'boolean') failRaw('E_ARGUMENT', 'a boolean', 'options.transposeB', String(transposeB));
+  if (typeof transposeB !== 'boolean') fail('E_ARGUMENT', 'a boolean', 'options.transposeB', transposeB);
   const [x, y] = checkOperands('matmul', [[a, 'a'], [b, 'b']]) as [Tensor, Tensor];
   if (x.ndim < 2) failRaw('E_SHAPE', 'a tensor of at least 2 dimensions', 'a', formatShape(x.shape));
   if (y.ndim < 2) failRaw('E_SHAPE', 'a tensor of at least 2 dimensions', 'b', formatShape(y.shape));

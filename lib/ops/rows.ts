@@ -1,5 +1,5 @@
 /** Ops over the last axis: softmax, RMS/layer norm, sum and mean. */
-import { failRaw } from '../errors.js';
+import { fail, failRaw } from '../errors.js';
 import { native, NormOpId, ReduceOpId } from '../native.js';
 import { formatShape, numelOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -37,7 +37,7 @@ function checkWeight(w: Tensor, cols: number, name: string): void {
 export function rmsNorm(x: Tensor, weight: Tensor, options?: NormOptions): Tensor {
   const opts = checkOpts<NormOptions>(options);
   const eps = checkPositiveNumber(opts.eps ?? 1e-6, 'options.eps');
-  const [t, w] = checkOperands('norm', [[x, 'x'], [weight, 'weight']]) as [Tensor, Tensor];
+  const [t, w] = checkOperands('norm', [[x, 'x'], [weight, 'weight']], 'rmsNorm') as [Tensor, Tensor];
   const { rows, cols } = rowsOf(t, 'x');
   checkWeight(w, cols, 'weight');
   return withContiguous(t, (dense) => withContiguous(w, (wd) => {
@@ -56,7 +56,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, option
   const eps = checkPositiveNumber(opts.eps ?? 1e-5, 'options.eps');
   const operands: Array<[unknown, string]> = [[x, 'x'], [weight, 'weight']];
   if (bias !== null && bias !== undefined) operands.push([bias, 'bias']);
-  const [t, w, b] = checkOperands('norm', operands) as [Tensor, Tensor, Tensor | undefined];
+  const [t, w, b] = checkOperands('norm', operands, 'layerNorm') as [Tensor, Tensor, Tensor | undefined];
   const { rows, cols } = rowsOf(t, 'x');
   checkWeight(w, cols, 'weight');
   if (b) checkWeight(b, cols, 'bias');
@@ -81,7 +81,8 @@ export interface ReduceOptions {
 
 function reduce(op: keyof typeof ReduceOpId, x: Tensor, options?: ReduceOptions): Tensor {
   const opts = checkOpts<ReduceOptions>(options);
-  const [t] = checkOperands('reduce', [[x, 'x']]) as [Tensor];
+  if (opts.keepDim !== undefined && typeof opts.keepDim !== 'boolean') fail('E_ARGUMENT', 'a boolean', 'options.keepDim', opts.keepDim);
+  const [t] = checkOperands('reduce', [[x, 'x']], op) as [Tensor];
   const { rows, cols } = rowsOf(t, 'x');
   const shape = opts.keepDim ? [...t.shape.slice(0, -1), 1] : t.shape.slice(0, -1);
   return withContiguous(t, (dense) => {
