@@ -101,4 +101,20 @@ inline uint16_t floatToBf16(float f) {
   return static_cast<uint16_t>((x + rounding) >> 16);
 }
 
+// double -> float rounding to odd: truncate, then set the last bit if anything
+// was lost. Rounding that float once more to a format with at least two fewer
+// mantissa bits (fp16, bf16) gives the correctly rounded result of the double,
+// where two round-to-nearest steps could round twice the same way.
+inline float doubleToFloatRoundToOdd(double d) {
+  const float f = static_cast<float>(d);
+  if (d != d || static_cast<double>(f) == d) return f;
+  uint32_t bits = floatBits(f);
+  const double fd = static_cast<double>(f);
+  if ((fd < 0 ? -fd : fd) > (d < 0 ? -d : d)) bits -= 1;  // nearest went away from zero
+  return bitsFloat(bits | 1u);
+}
+
+inline uint16_t doubleToHalf(double d) { return floatToHalf(doubleToFloatRoundToOdd(d)); }
+inline uint16_t doubleToBf16(double d) { return floatToBf16(doubleToFloatRoundToOdd(d)); }
+
 }  // namespace tessera

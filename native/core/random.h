@@ -20,21 +20,22 @@ TESSERA_HOST_DEVICE inline uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Uniform in (0, 1): 24 random bits, offset by half a step so 0 never occurs.
-TESSERA_HOST_DEVICE inline float uniformBits(uint32_t bits24) {
-  return (static_cast<float>(bits24) + 0.5f) * (1.0f / 16777216.0f);
+// Uniform in (0, 1): 23 random bits, offset by half a step. Exact in fp32
+// (24 significant bits), so the extremes are 2^-24 and 1 - 2^-24, never 0 or 1.
+TESSERA_HOST_DEVICE inline float uniformBits(uint32_t bits23) {
+  return (static_cast<float>(bits23) + 0.5f) * (1.0f / 8388608.0f);
 }
 
 TESSERA_HOST_DEVICE inline float uniformAt(uint64_t seed, uint64_t i) {
   const uint64_t h = splitmix64(splitmix64(seed) ^ i);
-  return uniformBits(static_cast<uint32_t>(h >> 40));
+  return uniformBits(static_cast<uint32_t>(h >> 41));
 }
 
-// Standard normal by Box-Muller on two independent 24-bit uniforms of one hash.
+// Standard normal by Box-Muller on two independent 23-bit uniforms of one hash.
 TESSERA_HOST_DEVICE inline float normalAt(uint64_t seed, uint64_t i) {
   const uint64_t h = splitmix64(splitmix64(seed) ^ i);
-  const float u1 = uniformBits(static_cast<uint32_t>(h >> 40));
-  const float u2 = uniformBits(static_cast<uint32_t>(h >> 8) & 0xffffffu);
+  const float u1 = uniformBits(static_cast<uint32_t>(h >> 41));
+  const float u2 = uniformBits(static_cast<uint32_t>(h >> 8) & 0x7fffffu);
   return sqrtf(-2.0f * logf(u1)) * cosf(6.283185307179586f * u2);
 }
 

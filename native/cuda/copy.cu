@@ -25,8 +25,8 @@ uint32_t fillBits(DType t, double value) {
       std::memcpy(&bits, &f, sizeof bits);
       return bits;
     }
-    case DType::kFloat16: return floatToHalf(static_cast<float>(value));
-    case DType::kBFloat16: return floatToBf16(static_cast<float>(value));
+    case DType::kFloat16: return doubleToHalf(value);
+    case DType::kBFloat16: return doubleToBf16(value);
     case DType::kInt8: return static_cast<uint8_t>(static_cast<int8_t>(roundSaturate(value, -128, 127)));
     case DType::kUInt8: return static_cast<uint8_t>(roundSaturate(value, 0, 255));
     case DType::kInt32:

@@ -14,9 +14,9 @@ namespace tessera::cuda {
 // ---------------------------------------------------------------------------
 // Conversions between any two dtypes, the dtype chosen at run time (the branch is
 // the same for the whole grid, so it costs nothing next to the memory traffic).
-// Every value of every dtype passes through fp32 losslessly for the conversions
-// that use this path (int32 -> int32 never does: same-dtype copies move bits), and
-// int32 -> fp32 rounds to nearest even just as the CPU's int32 -> double -> float.
+// Every value of every dtype passes through fp32 losslessly, except int32 beyond
+// 2^24: int32 -> fp32 rounds to nearest even as the CPU does, and int32 -> fp16/bf16
+// goes through a round-to-odd fp32 so the result is rounded once, as on the CPU.
 
 // Float -> integer: round to nearest even, saturate, NaN -> 0 (the CPU backend's
 // rule; C++ leaves all three undefined).
@@ -32,14 +32,27 @@ __device__ __forceinline__ int32_t floatToInt32(float v) {
   return static_cast<int32_t>(rintf(v));
 }
 
-__device__ __forceinline__ float loadAsFloat(DType t, const void* base, int64_t i) {
+__device__ __forceinline__ float int32ToFloatRoundToOdd(int32_t x) {
+  const float f = static_cast<float>(x);
+  const int64_t back = static_cast<int64_t>(f);
+  if (back == x) return f;
+  uint32_t bits = __float_as_uint(f);
+  if ((back > x) == (x > 0)) bits -= 1u;  // nearest went away from zero: truncate
+  return __uint_as_float(bits | 1u);
+}
+
+// dst: the dtype the value is headed for (it picks the int32 rounding).
+__device__ __forceinline__ float loadAsFloat(DType t, const void* base, int64_t i, DType dst) {
   switch (t) {
     case DType::kFloat32: return static_cast<const float*>(base)[i];
     case DType::kFloat16: return toFloat(static_cast<const Half*>(base)[i]);
     case DType::kBFloat16: return toFloat(static_cast<const BF16*>(base)[i]);
     case DType::kInt8: return static_cast<float>(static_cast<const int8_t*>(base)[i]);
     case DType::kUInt8: return static_cast<float>(static_cast<const uint8_t*>(base)[i]);
-    case DType::kInt32: return static_cast<float>(static_cast<const int32_t*>(base)[i]);
+    case DType::kInt32: {
+      const int32_t x = static_cast<const int32_t*>(base)[i];
+      return dst == DType::kFloat16 || dst == DType::kBFloat16 ? int32ToFloatRoundToOdd(x) : static_cast<float>(x);
+    }
   }
   return 0.0f;
 }
@@ -79,6 +92,15 @@ __global__ void fillKernel(Bits* out, Bits pattern, int64_t n) {
 // are then bit-identical to the CPU's. Normal ones can differ in the last fp32 ulp
 // because the device logf/cosf are not glibc's.
 
+// The largest T below `bound` (> 0), given r = T(bound) rounded.
+__device__ __forceinline__ float belowBound(float, float bound) { return nextafterf(bound, 0.0f); }
+__device__ __forceinline__ Half belowBound(Half r, float bound) {
+  return toFloat(r) >= bound ? Half{static_cast<uint16_t>(r.bits - 1u)} : r;
+}
+__device__ __forceinline__ BF16 belowBound(BF16 r, float bound) {
+  return toFloat(r) >= bound ? BF16{static_cast<uint16_t>(r.bits - 1u)} : r;
+}
+
 template <typename T>
 __global__ void randomKernel(T* out, int64_t n, RandomDist dist, uint64_t seed, float a, float b) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
@@ -87,7 +109,10 @@ __global__ void randomKernel(T* out, int64_t n, RandomDist dist, uint64_t seed, 
     const float v = dist == RandomDist::kNormal
                         ? __fadd_rn(a, __fmul_rn(b, normalAt(seed, counter)))
                         : __fadd_rn(a, __fmul_rn(b - a, uniformAt(seed, counter)));
-    out[i] = fromFloat<T>(v);
+    T r = fromFloat<T>(v);
+    // Rounding to fp16/bf16 can reach rand's open upper bound: step back below it.
+    if (dist == RandomDist::kUniform && toFloat(r) >= b) r = belowBound(r, b);
+    out[i] = r;
   }
 }
 
@@ -98,7 +123,7 @@ __global__ void randomKernel(T* out, int64_t n, RandomDist dist, uint64_t seed, 
 __global__ void castKernel(const void* src, DType srcType, void* dst, DType dstType, int64_t n) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    storeFromFloat(dstType, dst, i, loadAsFloat(srcType, src, i));
+    storeFromFloat(dstType, dst, i, loadAsFloat(srcType, src, i, dstType));
   }
 }
 
@@ -122,7 +147,7 @@ __global__ void stridedCastKernel(const void* src, DType srcType, void* dst, DTy
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     Index offset[1];
     stridedOffsets(offset, layout, static_cast<Index>(i));
-    storeFromFloat(dstType, dst, i, loadAsFloat(srcType, src, offset[0]));
+    storeFromFloat(dstType, dst, i, loadAsFloat(srcType, src, offset[0], dstType));
   }
 }
 
