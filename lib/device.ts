@@ -3,16 +3,17 @@ import { fail, failRaw } from './errors.js';
 import { native, type NativeInfo, type OpKind, OpKindId } from './native.js';
 import { DTYPE_ID, type DType } from './dtype.js';
 
-export type DeviceName = 'cpu' | 'cuda' | `cuda:${number}`;
+export type DeviceName = 'cpu' | 'emu' | 'cuda' | `cuda:${number}`;
 
-/** A parsed device: kind 0 = cpu, 1 = cuda (native/core/device.h). */
+/** A parsed device: kind 0 = cpu, 1 = cuda, 2 = emu (native/core/device.h). */
 export interface DeviceSpec {
-  readonly name: string; // canonical: 'cpu' or 'cuda:N'
-  readonly kind: 0 | 1;
+  readonly name: string; // canonical: 'cpu', 'emu' or 'cuda:N'
+  readonly kind: 0 | 1 | 2;
   readonly index: number;
 }
 
 const CPU: DeviceSpec = Object.freeze({ name: 'cpu', kind: 0, index: 0 });
+const EMU: DeviceSpec = Object.freeze({ name: 'emu', kind: 2, index: 0 });
 let cachedInfo: NativeInfo | undefined;
 
 /** The build and the machine: backends, devices, CPU ISA and threads. */
@@ -29,6 +30,11 @@ function nativeInfo(): NativeInfo {
 /** Parses and checks a device name; throws E_DEVICE when it is not usable here. */
 export function parseDevice(value: unknown, name = 'device'): DeviceSpec {
   if (value === 'cpu') return CPU;
+  if (value === 'emu') {
+    const emu = nativeInfo().emu;
+    if (!emu.available) failRaw('E_DEVICE', 'an available device', name, `"emu" (${emu.reason ?? 'unavailable'})`);
+    return EMU;
+  }
   if (typeof value === 'string') {
     const m = /^cuda(?::(\d+))?$/.exec(value);
     if (m) {
@@ -44,7 +50,7 @@ export function parseDevice(value: unknown, name = 'device'): DeviceSpec {
       return { name: `cuda:${index}`, kind: 1, index };
     }
   }
-  return fail('E_DEVICE', "'cpu', 'cuda' or 'cuda:N'", name, value);
+  return fail('E_DEVICE', "'cpu', 'emu', 'cuda' or 'cuda:N'", name, value);
 }
 
 /**
@@ -58,9 +64,10 @@ export function defaultDevice(): string {
   return nativeInfo().cuda.available ? 'cuda:0' : 'cpu';
 }
 
-/** Every device usable in this process. */
+/** Every device usable in this process ('emu' is for tests and kernel debugging, not speed). */
 export function availableDevices(): string[] {
   const devices = ['cpu'];
+  if (nativeInfo().emu.available) devices.push('emu');
   const cuda = nativeInfo().cuda;
   if (cuda.available) for (const d of cuda.devices) devices.push(`cuda:${d.index}`);
   return devices;

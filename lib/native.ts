@@ -41,6 +41,8 @@ export interface NativeInfo {
     driverVersion?: number;
     devices: CudaDeviceInfo[];
   };
+  /** The SIMT emulator: the CUDA kernels run on the CPU (device 'emu'). */
+  emu: { available: boolean; reason?: string };
 }
 
 /** Numeric ids shared with native/core (op_params.h, backend.h, device.h). */

@@ -8,7 +8,7 @@
  * only the backstop for tensors that are never disposed.
  */
 import { type DeviceSpec, parseDevice } from './device.js';
-import { DTYPE_ID, DTYPE_SIZE, type AnyTypedArray, type DType, checkDType, viewBytes } from './dtype.js';
+import { DTYPE_ID, DTYPE_SIZE, DTYPES, type AnyTypedArray, type DType, checkDType, viewBytes } from './dtype.js';
 import { fail, failRaw, TesseraError } from './errors.js';
 import { native, type NativeView, type StorageHandle } from './native.js';
 import { byteSize, checkAxis, checkShape, contiguousStrides, formatShape, numelOf } from './shape.js';
@@ -212,8 +212,9 @@ export class Tensor {
     let device = this.deviceSpec;
     let dtype = this.dtype;
     if (typeof target === 'string') {
-      if ((['float32', 'float16', 'bfloat16', 'int8', 'uint8', 'int32'] as string[]).includes(target)) dtype = target as DType;
-      else device = parseDevice(target, 'target');
+      if ((DTYPES as readonly string[]).includes(target)) dtype = target as DType;
+      else if (/^(cpu|emu|cuda(:.*)?)$/.test(target)) device = parseDevice(target, 'target');
+      else fail('E_ARGUMENT', `a device ('cpu', 'emu', 'cuda', 'cuda:N') or a dtype (${DTYPES.join(', ')})`, 'target', target);
     } else if (target !== null && typeof target === 'object') {
       if (target.device !== undefined) device = parseDevice(target.device, 'target.device');
       if (target.dtype !== undefined) dtype = checkDType(target.dtype, 'target.dtype');

@@ -6,7 +6,8 @@
 namespace tessera {
 
 // Numeric values are shared with lib/device.ts.
-enum class DeviceKind : int32_t { kCpu = 0, kCuda = 1 };
+// kEmu: the CUDA backend's kernels run on the CPU by the SIMT emulator (native/emu).
+enum class DeviceKind : int32_t { kCpu = 0, kCuda = 1, kEmu = 2 };
 
 struct Device {
   DeviceKind kind = DeviceKind::kCpu;
@@ -14,7 +15,11 @@ struct Device {
 
   bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
   std::string name() const {
-    return kind == DeviceKind::kCpu ? std::string("cpu") : "cuda:" + std::to_string(index);
+    switch (kind) {
+      case DeviceKind::kCpu: return "cpu";
+      case DeviceKind::kEmu: return "emu";
+      default: return "cuda:" + std::to_string(index);
+    }
   }
 };
 

@@ -29,7 +29,7 @@ double numberArg(Napi::Env env, const Napi::Value& value, const char* name) {
 Device deviceArg(Napi::Env env, const Napi::Value& kind, const Napi::Value& index) {
   const int64_t k = intArg(env, kind, "device kind");
   const int64_t i = intArg(env, index, "device index");
-  if ((k != 0 && k != 1) || i < 0 || i > 1024) internal(env, "bad device");
+  if (k < 0 || k > 2 || i < 0 || i > 1024) internal(env, "bad device");
   return Device{static_cast<DeviceKind>(k), static_cast<int>(i)};
 }
 

@@ -92,6 +92,15 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   cpu.Set("threads", cpu::defaultThreadCount());
   out.Set("cpu", cpu);
   out.Set("cuda", cudaInfo(env));
+
+  Napi::Object emu = Napi::Object::New(env);
+#if defined(TESSERA_WITH_EMU)
+  emu.Set("available", true);
+#else
+  emu.Set("available", false);
+  emu.Set("reason", "this build has no SIMT emulator");
+#endif
+  out.Set("emu", emu);
   return out;
 }
 

@@ -4,6 +4,9 @@
 #if defined(TESSERA_WITH_CUDA)
 #include "../cuda/cuda_backend.h"
 #endif
+#if defined(TESSERA_WITH_EMU)
+#include "../emu/emu_backend.h"
+#endif
 
 namespace tessera::napi {
 
@@ -24,6 +27,12 @@ DeviceContext& Runtime::device(const Device& d) {
   auto ctx = std::make_unique<DeviceContext>();
   if (d.kind == DeviceKind::kCpu) {
     ctx->backend = cpu::createCpuBackend();
+  } else if (d.kind == DeviceKind::kEmu) {
+#if defined(TESSERA_WITH_EMU)
+    ctx->backend = emu::createCudaBackend(0);
+#else
+    fail(ErrorCode::kDevice, expected("a build with the emulator", "device 'emu'", "a build without it"));
+#endif
   } else {
 #if defined(TESSERA_WITH_CUDA)
     ctx->backend = cuda::createCudaBackend(d.index);
