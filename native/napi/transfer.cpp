@@ -47,10 +47,24 @@ Napi::Value toArrayBuffer(Napi::Env env, ReadResult& r) {
                                 [](Napi::Env, void*, std::vector<uint8_t>* bytes) { delete bytes; }, owned);
 }
 
-void checkRange(Napi::Env env, const StoragePtr& s, int64_t offset, int64_t n) {
-  if (offset < 0 || n < 0 || static_cast<uint64_t>(offset + n) > s->bytes()) {
+struct ByteRange {
+  StoragePtr storage;
+  size_t offset = 0, bytes = 0;
+};
+
+// (handle, byteOffset, nbytes) arguments, checked to lie inside the storage.
+ByteRange byteRangeArgs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ByteRange r;
+  r.storage = StorageHandle::unwrap(env, info[0], "tensor");
+  const int64_t offset = intArg(env, info[1], "byteOffset");
+  const int64_t n = intArg(env, info[2], "nbytes");
+  if (offset < 0 || n < 0 || static_cast<uint64_t>(offset + n) > r.storage->bytes()) {
     throwJs(env, ErrorCode::kInternal, "tessera internal error: byte range outside the storage");
   }
+  r.offset = static_cast<size_t>(offset);
+  r.bytes = static_cast<size_t>(n);
+  return r;
 }
 
 }  // namespace
@@ -76,7 +90,9 @@ Napi::Value upload(const Napi::CallbackInfo& info) {
     if (!info[2].IsTypedArray()) throwJs(env, ErrorCode::kInternal, "tessera internal error: upload source");
     Napi::TypedArray src = info[2].As<Napi::TypedArray>();
     const size_t n = src.ByteLength();
-    checkRange(env, storage, offset, static_cast<int64_t>(n));
+    if (offset < 0 || static_cast<uint64_t>(offset) + n > storage->bytes()) {
+      throwJs(env, ErrorCode::kInternal, "tessera internal error: upload outside the storage");
+    }
     auto staging = std::make_shared<std::vector<uint8_t>>(n);
     if (n > 0) {
       std::memcpy(staging->data(), static_cast<uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset(), n);
@@ -93,16 +109,12 @@ Napi::Value upload(const Napi::CallbackInfo& info) {
 Napi::Value read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    StoragePtr storage = StorageHandle::unwrap(env, info[0], "tensor");
-    const int64_t offset = intArg(env, info[1], "byteOffset");
-    const int64_t n = intArg(env, info[2], "nbytes");
-    checkRange(env, storage, offset, n);
-
+    const ByteRange range = byteRangeArgs(info);
     auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
     auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
                                               "tessera.read", 0, 1);
     Napi::Promise promise = deferred->Promise();
-    enqueueRead(Runtime::get(env), storage, static_cast<size_t>(offset), static_cast<size_t>(n),
+    enqueueRead(Runtime::get(env), range.storage, range.offset, range.bytes,
                 [tsfn, deferred](std::unique_ptr<ReadResult> result) mutable {
                   ReadResult* raw = result.release();
                   const napi_status status = tsfn.NonBlockingCall(
@@ -127,13 +139,10 @@ Napi::Value read(const Napi::CallbackInfo& info) {
 Napi::Value readSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    StoragePtr storage = StorageHandle::unwrap(env, info[0], "tensor");
-    const int64_t offset = intArg(env, info[1], "byteOffset");
-    const int64_t n = intArg(env, info[2], "nbytes");
-    checkRange(env, storage, offset, n);
+    const ByteRange range = byteRangeArgs(info);
     std::promise<std::unique_ptr<ReadResult>> promise;
     auto future = promise.get_future();
-    enqueueRead(Runtime::get(env), storage, static_cast<size_t>(offset), static_cast<size_t>(n),
+    enqueueRead(Runtime::get(env), range.storage, range.offset, range.bytes,
                 [&promise](std::unique_ptr<ReadResult> r) { promise.set_value(std::move(r)); });
     std::unique_ptr<ReadResult> result = future.get();
     if (result->error) throw TesseraException(*result->error);
