@@ -44,9 +44,22 @@ node dist/cli.js info | tee "$out/info.txt"
 
 # Parity matrix: every available device (cuda included) against float64 references.
 set +e
-npx --no-install vitest run test/parity.test.ts --reporter=dot 2>&1 | tee "$out/parity.txt" | tail -n 15
+node node_modules/vitest/vitest.mjs run test/parity.test.ts --reporter=dot 2>&1 | tee "$out/parity.txt" | tail -n 15
 parity=${PIPESTATUS[0]}
 set -e
+
+# compute-sanitizer (memcheck) over a small run of every op family on cuda.
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  compute-sanitizer --tool memcheck --error-exitcode 3 node -e "
+    const t = require('./dist/index.js');
+    for (const dtype of ['float32', 'float16', 'bfloat16']) {
+      const a = t.randn([37, 70], { seed: 1, dtype, device: 'cuda' });
+      const b = t.randn([70, 45], { seed: 2, dtype, device: 'cuda' });
+      const w = t.ones([45], { dtype, device: 'cuda' });
+      const y = t.layerNorm(t.rmsNorm(t.softmax(t.gelu(t.add(t.matmul(a, b), 1))), w), w, w);
+      t.sum(y.transpose(0, 1)).to('float32').dataSync();
+    }" 2>&1 | tail -n 5 | tee "$out/sanitizer.txt"
+fi
 
 # Benchmarks: tessera on cuda and PyTorch on the same sizes, in one table.
 python3 bench/gpu/torch_matmul.py > "$out/torch.json"

@@ -1,14 +1,13 @@
 // The caching allocator (see allocator.h).
 #include "allocator.h"
 
-#include <cuda_runtime_api.h>
-
 #include <cstdint>
 #include <string>
 
 #include "../core/errors.h"
+#include "platform.h"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 namespace {
 
@@ -106,4 +105,4 @@ void CachingAllocator::releaseCacheLocked() {
   cudaGetLastError();
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -14,7 +14,9 @@
 #include <unordered_map>
 #include <vector>
 
-namespace tessera::cuda {
+#include "namespace.h"
+
+namespace tessera::TESSERA_CUDA_NS {
 
 class CachingAllocator {
  public:
@@ -48,4 +50,4 @@ class CachingAllocator {
   std::map<size_t, std::vector<void*>> free_;   // cached: rounded size -> blocks
 };
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -13,15 +13,11 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#endif
-
 #include "../core/dtype.h"
 #include "../core/tensor_view.h"
+#include "platform.h"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 constexpr int kWarpSize = 32;
 constexpr unsigned kFullWarpMask = 0xffffffffu;
@@ -162,4 +158,4 @@ __device__ __forceinline__ void stridedOffsets(Index (&offsets)[kOperands],
   }
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

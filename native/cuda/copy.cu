@@ -6,7 +6,7 @@
 #include "copy.cuh"
 #include "launch.h"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 namespace {
 
@@ -41,15 +41,15 @@ void launchStridedCopy(const CopyParams& p, const StridedLayout<1>& layout, int6
                        const LaunchContext& ctx) {
   switch (dtypeSize(p.src.dtype)) {
     case 1:
-      stridedCopyKernel<uint8_t, Index><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(
+      launchKernel<stridedCopyKernel<uint8_t, Index>>(blocks, kElementwiseThreads, 0, ctx.stream,
           static_cast<const uint8_t*>(p.src.data), static_cast<uint8_t*>(p.dst.data), n, layout);
       break;
     case 2:
-      stridedCopyKernel<uint16_t, Index><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(
+      launchKernel<stridedCopyKernel<uint16_t, Index>>(blocks, kElementwiseThreads, 0, ctx.stream,
           static_cast<const uint16_t*>(p.src.data), static_cast<uint16_t*>(p.dst.data), n, layout);
       break;
     default:
-      stridedCopyKernel<uint32_t, Index><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(
+      launchKernel<stridedCopyKernel<uint32_t, Index>>(blocks, kElementwiseThreads, 0, ctx.stream,
           static_cast<const uint32_t*>(p.src.data), static_cast<uint32_t*>(p.dst.data), n, layout);
       break;
   }
@@ -71,10 +71,11 @@ void launchFill(const FillParams& p, const LaunchContext& ctx) {
   }
   const unsigned blocks = elementwiseBlocks(n, ctx);
   if (size == 2) {
-    fillKernel<uint16_t><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(
+    launchKernel<fillKernel<uint16_t>>(blocks, kElementwiseThreads, 0, ctx.stream,
         static_cast<uint16_t*>(p.out.data), static_cast<uint16_t>(bits), n);
   } else {
-    fillKernel<uint32_t><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(static_cast<uint32_t*>(p.out.data), bits, n);
+    launchKernel<fillKernel<uint32_t>>(blocks, kElementwiseThreads, 0, ctx.stream,
+        static_cast<uint32_t*>(p.out.data), bits, n);
   }
   checkLaunch("fillKernel");
 }
@@ -86,7 +87,7 @@ void launchRandom(const RandomParams& p, const LaunchContext& ctx) {
   const float a = static_cast<float>(p.a), b = static_cast<float>(p.b);
   dispatchFloating(p.out.dtype, "random out", [&](auto tag) {
     using T = decltype(tag);
-    randomKernel<T><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(p.out.as<T>(), n, p.dist, p.seed, a, b);
+    launchKernel<randomKernel<T>>(blocks, kElementwiseThreads, 0, ctx.stream, p.out.as<T>(), n, p.dist, p.seed, a, b);
   });
   checkLaunch("randomKernel");
 }
@@ -107,8 +108,8 @@ void launchCopy(const CopyParams& p, const LaunchContext& ctx) {
                 "cudaMemcpyAsync (copy)");
       return;
     }
-    castKernel<<<elementwiseBlocks(n, ctx), kElementwiseThreads, 0, ctx.stream>>>(p.src.data, p.src.dtype, p.dst.data,
-                                                                                   p.dst.dtype, n);
+    launchKernel<castKernel>(elementwiseBlocks(n, ctx), kElementwiseThreads, 0, ctx.stream,
+        p.src.data, p.src.dtype, p.dst.data, p.dst.dtype, n);
     checkLaunch("castKernel");
     return;
   }
@@ -123,13 +124,13 @@ void launchCopy(const CopyParams& p, const LaunchContext& ctx) {
     return;
   }
   if (narrow) {
-    stridedCastKernel<int32_t><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(p.src.data, p.src.dtype, p.dst.data,
-                                                                                p.dst.dtype, n, layout);
+    launchKernel<stridedCastKernel<int32_t>>(blocks, kElementwiseThreads, 0, ctx.stream,
+        p.src.data, p.src.dtype, p.dst.data, p.dst.dtype, n, layout);
   } else {
-    stridedCastKernel<int64_t><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(p.src.data, p.src.dtype, p.dst.data,
-                                                                                p.dst.dtype, n, layout);
+    launchKernel<stridedCastKernel<int64_t>>(blocks, kElementwiseThreads, 0, ctx.stream,
+        p.src.data, p.src.dtype, p.dst.data, p.dst.dtype, n, layout);
   }
   checkLaunch("stridedCastKernel");
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

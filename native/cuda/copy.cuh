@@ -9,7 +9,7 @@
 #include "../core/random.h"
 #include "common.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 // ---------------------------------------------------------------------------
 // Conversions between any two dtypes, the dtype chosen at run time (the branch is
@@ -151,4 +151,4 @@ __global__ void stridedCastKernel(const void* src, DType srcType, void* dst, DTy
   }
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -7,16 +7,15 @@
 // per-thread state, so each method makes its device current first.
 #include "cuda_backend.h"
 
-#include <cuda_runtime_api.h>
-
 #include <exception>
 #include <string>
 
 #include "../core/errors.h"
 #include "allocator.h"
 #include "launch.h"
+#include "platform.h"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 namespace {
 
@@ -40,7 +39,12 @@ class CudaBackend final : public Backend {
     cudaGetLastError();
   }
 
+  // The same backend compiled against the SIMT emulator is the `emu` device.
+#if defined(TESSERA_EMU)
+  Device device() const override { return Device{DeviceKind::kEmu, index_}; }
+#else
   Device device() const override { return Device{DeviceKind::kCuda, index_}; }
+#endif
 
   bool supports(OpKind op, DType dtype) const override {
     return op == OpKind::kFill || op == OpKind::kCopy || isFloating(dtype);
@@ -145,4 +149,4 @@ std::unique_ptr<Backend> createCudaBackend(int deviceIndex) {
   return std::make_unique<CudaBackend>(deviceIndex);
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -12,8 +12,9 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "namespace.h"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 struct CudaDeviceInfo {
   int index = 0;
@@ -42,4 +43,4 @@ CudaStatus queryCuda();
 // no usable CUDA at all), kBackend when the device cannot be set up.
 std::unique_ptr<Backend> createCudaBackend(int deviceIndex);
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -3,7 +3,7 @@
 #include "elementwise.cuh"
 #include "launch.h"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 void launchBinary(const BinaryParams& p, const LaunchContext& ctx) {
   requireSameDType(p.out, p.a, "binary", "a");
@@ -19,15 +19,17 @@ void launchBinary(const BinaryParams& p, const LaunchContext& ctx) {
     T* out = p.out.as<T>();
     // a and b carry out's shape, so contiguous means same layout as out.
     if (p.a.isContiguous() && p.b.isContiguous()) {
-      binaryContiguousKernel<T><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(p.op, a, b, out, n);
+      launchKernel<binaryContiguousKernel<T>>(blocks, kElementwiseThreads, 0, ctx.stream, p.op, a, b, out, n);
       return;
     }
     const int64_t* const strides[2] = {p.a.strides, p.b.strides};
     const StridedLayout<2> layout = collapseDims<2>(p.out.shape, p.out.ndim, strides);
     if (fitsInt32(layout, n)) {
-      binaryStridedKernel<T, int32_t><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(p.op, a, b, out, n, layout);
+      launchKernel<binaryStridedKernel<T, int32_t>>(blocks, kElementwiseThreads, 0, ctx.stream,
+          p.op, a, b, out, n, layout);
     } else {
-      binaryStridedKernel<T, int64_t><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(p.op, a, b, out, n, layout);
+      launchKernel<binaryStridedKernel<T, int64_t>>(blocks, kElementwiseThreads, 0, ctx.stream,
+          p.op, a, b, out, n, layout);
     }
   });
   checkLaunch("binaryKernel");
@@ -40,9 +42,10 @@ void launchUnary(const UnaryParams& p, const LaunchContext& ctx) {
   const unsigned blocks = elementwiseBlocks(n, ctx);
   dispatchFloating(p.x.dtype, "unary x", [&](auto tag) {
     using T = decltype(tag);
-    unaryKernel<T><<<blocks, kElementwiseThreads, 0, ctx.stream>>>(p.op, p.alpha, p.x.as<T>(), p.out.as<T>(), n);
+    launchKernel<unaryKernel<T>>(blocks, kElementwiseThreads, 0, ctx.stream,
+        p.op, p.alpha, p.x.as<T>(), p.out.as<T>(), n);
   });
   checkLaunch("unaryKernel");
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -7,7 +7,7 @@
 #include "../core/op_params.h"
 #include "common.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 __device__ __forceinline__ float applyBinary(BinaryOp op, float x, float y) {
   switch (op) {
@@ -62,4 +62,4 @@ __global__ void unaryKernel(UnaryOp op, float alpha, const T* x, T* out, int64_t
   }
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

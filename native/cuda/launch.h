@@ -7,8 +7,6 @@
 // launch on ctx.stream, then checkLaunch().
 #pragma once
 
-#include <cuda_runtime_api.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -16,8 +14,9 @@
 #include "../core/errors.h"
 #include "../core/op_params.h"
 #include "common.cuh"
+#include "platform.h"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 // The device a launcher targets, as the backend knows it.
 struct LaunchContext {
@@ -53,7 +52,7 @@ inline void checkCuda(cudaError_t err, const char* what) {
   }
 }
 
-// After a <<<>>> launch: configuration errors surface here, at once; faults while
+// After a launchKernel (<<<>>>): configuration errors surface here, at once; faults while
 // the kernel runs surface at the next synchronize.
 inline void checkLaunch(const char* kernel) { checkCuda(cudaGetLastError(), kernel); }
 
@@ -135,4 +134,4 @@ void launchSoftmax(const SoftmaxParams& p, const LaunchContext& ctx);
 void launchNorm(const NormParams& p, const LaunchContext& ctx);
 void launchReduce(const ReduceParams& p, const LaunchContext& ctx);
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -6,7 +6,7 @@
 #include "launch.h"
 #include "matmul.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 namespace {
 
@@ -25,9 +25,9 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 template <typename T>
 void launchTiled(const MatmulArgs& args, dim3 grid, bool large, cudaStream_t stream) {
   if (large) {
-    matmulTiledKernel<T, kLargeTile, kLargeTile, kTiledBlockK, 8, 8><<<grid, kTiledThreads, 0, stream>>>(args);
+    launchKernel<matmulTiledKernel<T, kLargeTile, kLargeTile, kTiledBlockK, 8, 8>>(grid, kTiledThreads, 0, stream, args);
   } else {
-    matmulTiledKernel<T, kSmallTile, kSmallTile, kTiledBlockK, 4, 4><<<grid, kTiledThreads, 0, stream>>>(args);
+    launchKernel<matmulTiledKernel<T, kSmallTile, kSmallTile, kTiledBlockK, 4, 4>>(grid, kTiledThreads, 0, stream, args);
   }
 }
 
@@ -39,9 +39,9 @@ void launchMma(const MatmulArgs& args, dim3 grid, cudaStream_t stream) {
   const bool vectorA = aligned16(args.a) && args.K % 8 == 0 && args.batchStrideA % 8 == 0;
   const bool vectorB = aligned16(args.b) && rowB % 8 == 0 && args.batchStrideB % 8 == 0;
   if (args.transposeB) {
-    matmulMmaKernel<T, true><<<grid, kMmaThreads, 0, stream>>>(args, vectorA, vectorB);
+    launchKernel<matmulMmaKernel<T, true>>(grid, kMmaThreads, 0, stream, args, vectorA, vectorB);
   } else {
-    matmulMmaKernel<T, false><<<grid, kMmaThreads, 0, stream>>>(args, vectorA, vectorB);
+    launchKernel<matmulMmaKernel<T, false>>(grid, kMmaThreads, 0, stream, args, vectorA, vectorB);
   }
 }
 
@@ -105,4 +105,4 @@ void launchMatmul(const MatmulParams& p, const LaunchContext& ctx) {
   }
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

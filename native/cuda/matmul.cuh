@@ -20,7 +20,7 @@
 #include "common.cuh"
 #include "ptx.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 struct MatmulArgs {
   const void* a;
@@ -290,4 +290,4 @@ __global__ void __launch_bounds__(kMmaThreads) matmulMmaKernel(MatmulArgs args, 
   }
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -2,7 +2,7 @@
 #include "launch.h"
 #include "norm.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 void launchNorm(const NormParams& p, const LaunchContext& ctx) {
   requireSameDType(p.x, p.out, "norm", "out");
@@ -18,15 +18,15 @@ void launchNorm(const NormParams& p, const LaunchContext& ctx) {
     const T* bias = hasBias ? p.bias.as<T>() : nullptr;
     if (p.cols <= kWarpRowMaxCols) {
       const auto blocks = static_cast<unsigned>(ceilDiv(p.rows, kRowBlockThreads / kWarpSize));
-      normKernel<T, kWarpSize><<<blocks, kRowBlockThreads, 0, ctx.stream>>>(
+      launchKernel<normKernel<T, kWarpSize>>(blocks, kRowBlockThreads, 0, ctx.stream,
           p.op, p.x.as<T>(), p.weight.as<T>(), bias, p.out.as<T>(), p.rows, cols, p.eps);
     } else {
       const auto blocks = static_cast<unsigned>(p.rows);
-      normKernel<T, kRowBlockThreads><<<blocks, kRowBlockThreads, 0, ctx.stream>>>(
+      launchKernel<normKernel<T, kRowBlockThreads>>(blocks, kRowBlockThreads, 0, ctx.stream,
           p.op, p.x.as<T>(), p.weight.as<T>(), bias, p.out.as<T>(), p.rows, cols, p.eps);
     }
   });
   checkLaunch("normKernel");
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

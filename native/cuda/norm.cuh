@@ -15,7 +15,7 @@
 #include "../core/op_params.h"
 #include "common.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 template <typename T, int kRowThreads>
 __global__ void __launch_bounds__(kRowBlockThreads)
@@ -49,4 +49,4 @@ normKernel(NormOp op, const T* x, const T* weight, const T* bias, T* out, int64_
   }
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -3,7 +3,7 @@
 #include "launch.h"
 #include "reduce.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 void launchReduce(const ReduceParams& p, const LaunchContext& ctx) {
   requireSameDType(p.x, p.out, "reduce", "out");
@@ -15,15 +15,15 @@ void launchReduce(const ReduceParams& p, const LaunchContext& ctx) {
     using T = decltype(tag);
     if (p.cols <= kWarpRowMaxCols) {
       const auto blocks = static_cast<unsigned>(ceilDiv(p.rows, kRowBlockThreads / kWarpSize));
-      reduceKernel<T, kWarpSize><<<blocks, kRowBlockThreads, 0, ctx.stream>>>(p.op, p.x.as<T>(), p.out.as<T>(),
-                                                                              p.rows, cols);
+      launchKernel<reduceKernel<T, kWarpSize>>(blocks, kRowBlockThreads, 0, ctx.stream,
+          p.op, p.x.as<T>(), p.out.as<T>(), p.rows, cols);
     } else {
       const auto blocks = static_cast<unsigned>(p.rows);
-      reduceKernel<T, kRowBlockThreads><<<blocks, kRowBlockThreads, 0, ctx.stream>>>(p.op, p.x.as<T>(),
-                                                                                     p.out.as<T>(), p.rows, cols);
+      launchKernel<reduceKernel<T, kRowBlockThreads>>(blocks, kRowBlockThreads, 0, ctx.stream,
+          p.op, p.x.as<T>(), p.out.as<T>(), p.rows, cols);
     }
   });
   checkLaunch("reduceKernel");
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

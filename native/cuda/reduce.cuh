@@ -6,7 +6,7 @@
 #include "../core/op_params.h"
 #include "common.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 template <typename T, int kRowThreads>
 __global__ void __launch_bounds__(kRowBlockThreads)
@@ -23,4 +23,4 @@ reduceKernel(ReduceOp op, const T* x, T* out, int64_t rows, int cols) {
   if (lane == 0) out[row] = fromFloat<T>(op == ReduceOp::kMean ? sum / cols : sum);
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

@@ -2,7 +2,7 @@
 #include "launch.h"
 #include "softmax.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 void launchSoftmax(const SoftmaxParams& p, const LaunchContext& ctx) {
   requireSameDType(p.x, p.out, "softmax", "out");
@@ -13,14 +13,15 @@ void launchSoftmax(const SoftmaxParams& p, const LaunchContext& ctx) {
     using T = decltype(tag);
     if (p.cols <= kWarpRowMaxCols) {
       const auto blocks = static_cast<unsigned>(ceilDiv(p.rows, kRowBlockThreads / kWarpSize));
-      softmaxKernel<T, kWarpSize><<<blocks, kRowBlockThreads, 0, ctx.stream>>>(p.x.as<T>(), p.out.as<T>(), p.rows, cols);
+      launchKernel<softmaxKernel<T, kWarpSize>>(blocks, kRowBlockThreads, 0, ctx.stream,
+          p.x.as<T>(), p.out.as<T>(), p.rows, cols);
     } else {
       const auto blocks = static_cast<unsigned>(p.rows);
-      softmaxKernel<T, kRowBlockThreads><<<blocks, kRowBlockThreads, 0, ctx.stream>>>(p.x.as<T>(), p.out.as<T>(),
-                                                                                      p.rows, cols);
+      launchKernel<softmaxKernel<T, kRowBlockThreads>>(blocks, kRowBlockThreads, 0, ctx.stream,
+          p.x.as<T>(), p.out.as<T>(), p.rows, cols);
     }
   });
   checkLaunch("softmaxKernel");
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

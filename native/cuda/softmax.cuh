@@ -9,7 +9,7 @@
 
 #include "common.cuh"
 
-namespace tessera::cuda {
+namespace tessera::TESSERA_CUDA_NS {
 
 template <typename T, int kRowThreads>
 __global__ void __launch_bounds__(kRowBlockThreads)
@@ -48,4 +48,4 @@ softmaxKernel(const T* x, T* out, int64_t rows, int cols) {
   }
 }
 
-}  // namespace tessera::cuda
+}  // namespace tessera::TESSERA_CUDA_NS

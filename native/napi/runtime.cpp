@@ -29,7 +29,7 @@ DeviceContext& Runtime::device(const Device& d) {
     ctx->backend = cpu::createCpuBackend();
   } else if (d.kind == DeviceKind::kEmu) {
 #if defined(TESSERA_WITH_EMU)
-    ctx->backend = emu::createCudaBackend(0);
+    ctx->backend = emu::createEmuBackend();
 #else
     fail(ErrorCode::kDevice, expected("a build with the emulator", "device 'emu'", "a build without it"));
 #endif
