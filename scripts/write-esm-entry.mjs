@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Writes dist/index.mjs, the ESM entry: it re-exports the CommonJS build by
-// name, so `import { tensor } from 'tessera'` and `require('tessera')` share one
-// module instance (and one native addon load).
-import { readFileSync, writeFileSync } from 'node:fs';
+// Finishes dist/ after tsc: writes dist/index.mjs, the ESM entry, which
+// re-exports the CommonJS build by name, so `import { tensor } from 'tessera'` and
+// `require('tessera')` share one module instance (and one native addon load);
+// and marks the CLI executable (tsc does not).
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,3 +22,4 @@ export default tessera;
 `;
 writeFileSync(path.join(dist, 'index.mjs'), body);
 writeFileSync(path.join(dist, 'index.d.mts'), "export * from './index.js';\nimport tessera = require('./index.js');\nexport default tessera;\n");
+chmodSync(path.join(dist, 'cli.js'), 0o755);
