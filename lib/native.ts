@@ -53,7 +53,21 @@ export const NormOpId = { rms: 0, layer: 1 } as const;
 export const RandomDistId = { uniform: 0, normal: 1 } as const;
 export const OpKindId = {
   fill: 0, random: 1, copy: 2, binary: 3, unary: 4, matmul: 5, softmax: 6, norm: 7, reduce: 8,
+  quantize: 9, dequantize: 10, qmatmul: 11,
 } as const;
+export const QuantActivationsId = { float: 0, int8: 1 } as const;
+
+/** A quantized weight as native code sees it (layout: native/core/op_params.h). */
+export interface NativeQuantized {
+  bits: 4 | 8;
+  N: number;
+  K: number;
+  groupSize: number;
+  groups: number;
+  codes: NativeView;
+  scales: NativeView;
+  zeroPoints: NativeView | null;
+}
 export type OpKind = keyof typeof OpKindId;
 
 export interface NativeAddon {
@@ -78,6 +92,9 @@ export interface NativeAddon {
   norm(op: number, x: NativeView, weight: NativeView, bias: NativeView | null, out: NativeView,
     rows: number, cols: number, eps: number): void;
   reduce(op: number, x: NativeView, out: NativeView, rows: number, cols: number): void;
+  quantize(w: NativeView, q: NativeQuantized): void;
+  dequantize(q: NativeQuantized, out: NativeView): void;
+  qmatmul(x: NativeView, q: NativeQuantized, bias: NativeView | null, out: NativeView, M: number, activations: number): void;
 }
 
 function load(): NativeAddon {

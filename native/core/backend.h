@@ -12,6 +12,7 @@ namespace tessera {
 
 enum class OpKind : int32_t {
   kFill, kRandom, kCopy, kBinary, kUnary, kMatmul, kSoftmax, kNorm, kReduce,
+  kQuantize, kDequantize, kQMatmul,
 };
 
 class Backend {
@@ -41,6 +42,11 @@ class Backend {
   virtual void softmax(const SoftmaxParams& p) = 0;
   virtual void norm(const NormParams& p) = 0;
   virtual void reduce(const ReduceParams& p) = 0;
+
+  // Quantized matmul (op_params.h). dtype in supports() is the float side's.
+  virtual void quantize(const QuantizeParams& p) = 0;
+  virtual void dequantize(const DequantizeParams& p) = 0;
+  virtual void qmatmul(const QMatmulParams& p) = 0;
 };
 
 }  // namespace tessera

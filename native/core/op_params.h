@@ -18,6 +18,7 @@ enum class UnaryOp : int32_t { kScale = 0, kSilu = 1, kGeluErf = 2, kGeluTanh = 
 enum class ReduceOp : int32_t { kSum = 0, kMean = 1 };
 enum class NormOp : int32_t { kRms = 0, kLayer = 1 };
 enum class RandomDist : int32_t { kUniform = 0, kNormal = 1 };
+enum class QuantActivations : int32_t { kFloat = 0, kInt8 = 1 };
 
 struct FillParams {
   TensorView out;  // contiguous
@@ -80,6 +81,57 @@ struct ReduceParams {
   ReduceOp op = ReduceOp::kSum;
   TensorView x, out;  // out has R elements
   int64_t rows = 0, cols = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Quantized weights, as a Linear layer's: W is [N, K] (out x in), y = x · Wᵀ.
+// Shape letters: N = output features, K = input features, G = groups per row
+// (ceil(K / groupSize)), M = rows of x.
+//
+// A weight w[n][k] is stored as an unsigned code q in [0, 2^bits) with a zero
+// point z and a scale s per (n, group g = k / groupSize):  w = (q - z) · s.
+// Symmetric quantization has no zero-point buffer and z = 2^(bits-1) (8 or 128).
+//   bits = 4: codes [N, G, groupSize / 2], two codes a byte, the lower k in the
+//             low nibble — onnxruntime's MatMulNBits B layout, byte for byte;
+//             zero points [N, ceil(G / 2)] packed the same way.
+//   bits = 8: codes [N, G * groupSize], one byte each; zero points [N, G].
+// k beyond K in the last group is padding: its codes are z (weight 0).
+// scales [N, G] in fp32 or fp16 (scaleDtype).
+struct QuantizedWeight {
+  int32_t bits = 4;
+  int64_t N = 0, K = 0, groupSize = 0, groups = 0;
+  uint8_t* codes = nullptr;
+  void* scales = nullptr;
+  DType scaleDtype = DType::kFloat32;
+  uint8_t* zeroPoints = nullptr;  // null when symmetric
+};
+
+// Quantizes w [N, K] (a floating dtype, contiguous) into `out`, whose buffers are
+// allocated: per group, symmetric s = max|w| / (2^(bits-1) - 1), q = z + round(w / s);
+// asymmetric s = (max - min) / (2^bits - 1), z = round(-min / s) clamped to the
+// code range, q = clamp(z + round(w / s)). Round to nearest, ties to even. A group
+// of zeros gets s = 0 and q = z. lib/ has checked w for NaN/Inf.
+struct QuantizeParams {
+  TensorView w;
+  QuantizedWeight out;
+};
+
+// out [N, K] (floating, contiguous) = the weights q represents.
+struct DequantizeParams {
+  QuantizedWeight q;
+  TensorView out;
+};
+
+// out [M, N] = x [M, K] · Wᵀ (+ bias [N]); x, bias and out share a floating dtype.
+// kFloat: weight-only (W4A16/W8A16), fp32 accumulation. kInt8: x quantized per
+// row to int8 (symmetric, s_x = max|x_row| / 127, round to nearest even), integer
+// dot products with the weight codes in int32, then scaled: the documented
+// W8A8 / W4A8 path.
+struct QMatmulParams {
+  TensorView x, bias, out;  // bias.data null when absent
+  QuantizedWeight w;
+  int64_t M = 0;
+  QuantActivations activations = QuantActivations::kFloat;
 };
 
 }  // namespace tessera

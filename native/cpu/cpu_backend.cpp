@@ -25,6 +25,10 @@ class CpuBackend final : public Backend {
       case OpKind::kFill:
       case OpKind::kCopy:
         return true;
+      case OpKind::kQuantize:
+      case OpKind::kDequantize:
+      case OpKind::kQMatmul:
+        return false;  // until native/cpu/quant.inc lands
       default:
         return isFloating(dtype);
     }
@@ -55,6 +59,9 @@ class CpuBackend final : public Backend {
   void softmax(const SoftmaxParams& p) override { kernels_.softmax(p, pool_); }
   void norm(const NormParams& p) override { kernels_.norm(p, pool_); }
   void reduce(const ReduceParams& p) override { kernels_.reduce(p, pool_); }
+  void quantize(const QuantizeParams& p) override { kernels_.quantize(p, pool_); }
+  void dequantize(const DequantizeParams& p) override { kernels_.dequantize(p, pool_); }
+  void qmatmul(const QMatmulParams& p) override { kernels_.qmatmul(p, pool_); }
 
  private:
   ThreadPool pool_;

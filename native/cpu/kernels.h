@@ -20,6 +20,9 @@ struct KernelTable {
   void (*softmax)(const SoftmaxParams&, ThreadPool&);
   void (*norm)(const NormParams&, ThreadPool&);
   void (*reduce)(const ReduceParams&, ThreadPool&);
+  void (*quantize)(const QuantizeParams&, ThreadPool&);
+  void (*dequantize)(const DequantizeParams&, ThreadPool&);
+  void (*qmatmul)(const QMatmulParams&, ThreadPool&);
 };
 
 namespace generic { extern const KernelTable kTable; }

@@ -21,6 +21,9 @@ Napi::Value matmul(const Napi::CallbackInfo& info);
 Napi::Value softmax(const Napi::CallbackInfo& info);
 Napi::Value norm(const Napi::CallbackInfo& info);
 Napi::Value reduce(const Napi::CallbackInfo& info);
+Napi::Value quantize(const Napi::CallbackInfo& info);
+Napi::Value dequantize(const Napi::CallbackInfo& info);
+Napi::Value qmatmul(const Napi::CallbackInfo& info);
 
 // info.cpp
 Napi::Value info(const Napi::CallbackInfo& info);

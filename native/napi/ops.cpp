@@ -10,20 +10,70 @@ namespace tessera::napi {
 namespace {
 
 template <typename Params>
-void enqueueOp(Napi::Env env, std::initializer_list<const ViewArg*> inputs, const ViewArg& out, Params params,
-               void (Backend::*method)(const Params&)) {
-  std::vector<const ViewArg*> all(inputs);
-  all.push_back(&out);
-  Device d = out.storage->device();
-  for (const ViewArg* v : all) {
-    if (!(v->storage->device() == d)) {
-      throwJs(env, ErrorCode::kInternal, "tessera internal error: operands on different devices");
+void enqueueOps(Napi::Env env, const std::vector<const ViewArg*>& inputs, const std::vector<const ViewArg*>& outputs,
+                Params params, void (Backend::*method)(const Params&)) {
+  const Device d = outputs.front()->storage->device();
+  std::vector<StoragePtr> in, out;
+  for (const auto* group : {&inputs, &outputs}) {
+    for (const ViewArg* v : *group) {
+      if (!(v->storage->device() == d)) {
+        throwJs(env, ErrorCode::kInternal, "tessera internal error: operands on different devices");
+      }
+      (group == &inputs ? in : out).push_back(v->storage);
     }
   }
-  std::vector<StoragePtr> in;
-  for (const ViewArg* v : inputs) in.push_back(v->storage);
-  Runtime::get(env).submit(d, std::move(in), {out.storage},
-                           [params, method](Backend& b) { (b.*method)(params); });
+  Runtime::get(env).submit(d, std::move(in), std::move(out), [params, method](Backend& b) { (b.*method)(params); });
+}
+
+template <typename Params>
+void enqueueOp(Napi::Env env, std::initializer_list<const ViewArg*> inputs, const ViewArg& out, Params params,
+               void (Backend::*method)(const Params&)) {
+  enqueueOps(env, std::vector<const ViewArg*>(inputs), {&out}, params, method);
+}
+
+// A QuantizedTensor as lib/quant passes it: {bits, N, K, groupSize, groups,
+// codes, scales, zeroPoints | null}, each buffer a view.
+struct QuantArg {
+  QuantizedWeight w;
+  ViewArg codes, scales, zeroPoints;
+  bool hasZeroPoints = false;
+
+  std::vector<const ViewArg*> views() const {
+    std::vector<const ViewArg*> v{&codes, &scales};
+    if (hasZeroPoints) v.push_back(&zeroPoints);
+    return v;
+  }
+};
+
+QuantArg unpackQuant(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject()) throwJs(env, ErrorCode::kInternal, "tessera internal error: quantized weight");
+  Napi::Object o = value.As<Napi::Object>();
+  QuantArg q;
+  q.w.bits = static_cast<int32_t>(intArg(env, o.Get("bits"), "bits"));
+  q.w.N = intArg(env, o.Get("N"), "N");
+  q.w.K = intArg(env, o.Get("K"), "K");
+  q.w.groupSize = intArg(env, o.Get("groupSize"), "groupSize");
+  q.w.groups = intArg(env, o.Get("groups"), "groups");
+  q.codes = unpackView(env, o.Get("codes"), "codes");
+  q.scales = unpackView(env, o.Get("scales"), "scales");
+  q.w.codes = static_cast<uint8_t*>(q.codes.view.data);
+  q.w.scales = q.scales.view.data;
+  q.w.scaleDtype = q.scales.view.dtype;
+  Napi::Value zp = o.Get("zeroPoints");
+  q.hasZeroPoints = !zp.IsNull() && !zp.IsUndefined();
+  if (q.hasZeroPoints) {
+    q.zeroPoints = unpackView(env, zp, "zeroPoints");
+    q.w.zeroPoints = static_cast<uint8_t*>(q.zeroPoints.view.data);
+  }
+  // The buffers must hold what the layout says (op_params.h): the last check
+  // between a bug in lib/ and an out-of-bounds kernel.
+  const int64_t codeBytes = q.w.bits == 4 ? q.w.N * q.w.groups * (q.w.groupSize / 2) : q.w.N * q.w.groups * q.w.groupSize;
+  const int64_t zpBytes = q.w.bits == 4 ? q.w.N * ((q.w.groups + 1) / 2) : q.w.N * q.w.groups;
+  const bool ok = (q.w.bits == 4 || q.w.bits == 8) && q.w.groupSize > 0 && q.w.groups * q.w.groupSize >= q.w.K &&
+                  q.codes.view.numel() == codeBytes && q.scales.view.numel() == q.w.N * q.w.groups &&
+                  (!q.hasZeroPoints || q.zeroPoints.view.numel() == zpBytes);
+  if (!ok) throwJs(env, ErrorCode::kInternal, "tessera internal error: quantized weight buffers disagree with the layout");
+  return q;
 }
 
 }  // namespace
@@ -152,6 +202,53 @@ Napi::Value reduce(const Napi::CallbackInfo& info) {
     ReduceParams p{static_cast<ReduceOp>(intArg(env, info[0], "op")), x.view, out.view,
                    intArg(env, info[3], "rows"), intArg(env, info[4], "cols")};
     enqueueOp(env, {&x}, out, p, &Backend::reduce);
+    return env.Undefined();
+  });
+}
+
+// quantize(w, q): fills q's buffers (freshly allocated by lib/) from w [N, K].
+Napi::Value quantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    ViewArg w = unpackView(env, info[0], "w");
+    QuantArg q = unpackQuant(env, info[1]);
+    enqueueOps(env, {&w}, q.views(), QuantizeParams{w.view, q.w}, &Backend::quantize);
+    return env.Undefined();
+  });
+}
+
+// dequantize(q, out)
+Napi::Value dequantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    QuantArg q = unpackQuant(env, info[0]);
+    ViewArg out = unpackView(env, info[1], "out");
+    enqueueOps(env, q.views(), {&out}, DequantizeParams{q.w, out.view}, &Backend::dequantize);
+    return env.Undefined();
+  });
+}
+
+// qmatmul(x, q, bias | null, out, M, activations)
+Napi::Value qmatmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    ViewArg x = unpackView(env, info[0], "x");
+    QuantArg q = unpackQuant(env, info[1]);
+    ViewArg bias;
+    const bool hasBias = !info[2].IsNull() && !info[2].IsUndefined();
+    if (hasBias) bias = unpackView(env, info[2], "bias");
+    ViewArg out = unpackView(env, info[3], "out");
+    QMatmulParams p;
+    p.x = x.view;
+    p.w = q.w;
+    if (hasBias) p.bias = bias.view;
+    p.out = out.view;
+    p.M = intArg(env, info[4], "M");
+    p.activations = static_cast<QuantActivations>(intArg(env, info[5], "activations"));
+    std::vector<const ViewArg*> inputs = q.views();
+    inputs.push_back(&x);
+    if (hasBias) inputs.push_back(&bias);
+    enqueueOps(env, inputs, {&out}, p, &Backend::qmatmul);
     return env.Undefined();
   });
 }
