@@ -46,8 +46,10 @@ if (wanted === 'cmake') {
     console.error('tessera: TESSERA_CUDA=on needs CMake (the node-gyp build is CPU only)');
     process.exit(1);
   }
-  // npm sets npm_config_node_gyp to its bundled node-gyp inside lifecycle scripts.
-  const gyp = process.env.npm_config_node_gyp;
+  // npm sets npm_config_node_gyp to its bundled node-gyp inside lifecycle scripts;
+  // outside them, use the copy npm ships next to this Node, else one on the PATH.
+  const bundled = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const gyp = process.env.npm_config_node_gyp ?? (existsSync(bundled) ? bundled : undefined);
   status = gyp ? run(process.execPath, [gyp, 'rebuild']) : run('node-gyp', ['rebuild']);
   if (status === 0) console.log('tessera: built backends: cpu (node-gyp)');
 }
