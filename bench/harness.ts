@@ -42,10 +42,34 @@ export async function measure(fn: () => Promise<unknown>, options: MeasureOption
     times.push(performance.now() - t0);
     if (times.length >= runs && performance.now() - start > budgetMs) break;
   }
-  times.sort((a, b) => a - b);
-  const mid = times.length >> 1;
-  const medianMs = times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
-  return { medianMs, minMs: times[0]!, runs: times.length };
+  return summarize(times);
+}
+
+export async function measurePair(a: () => Promise<unknown>, b: () => Promise<unknown>,
+  options: MeasureOptions = {}): Promise<[Timing, Timing]> {
+  const { warmup = 2, runs = 9 } = options;
+  for (let i = 0; i < warmup; ++i) {
+    await a();
+    await b();
+  }
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < runs; ++i) {
+    let t0 = performance.now();
+    await a();
+    ta.push(performance.now() - t0);
+    t0 = performance.now();
+    await b();
+    tb.push(performance.now() - t0);
+  }
+  return [summarize(ta), summarize(tb)];
+}
+
+function summarize(times: number[]): Timing {
+  const sorted = [...times].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  const medianMs = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { medianMs, minMs: sorted[0]!, runs: sorted.length };
 }
 
 export function progress(message: string): void {

@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import * as tessera from '../dist/index.js';
-import { measure, progress, report, type Row } from './harness.js';
+import { measurePair, progress, report, type Row } from './harness.js';
 import { buildSingleNodeModel, ElemType } from './onnx-model.js';
 
 const SHAPES: Array<[number, number, number]> = [
@@ -38,17 +38,16 @@ export async function benchMatmul(): Promise<Row[]> {
     progress(`matmul fp32 ${sizes}`);
     const a = tessera.randn([M, K], { seed: 1 });
     const b = tessera.randn([K, N], { seed: 2 });
-    const ours = await measure(async () => {
-      const c = tessera.matmul(a, b);
-      await c.data();
-      c.dispose();
-    });
     const session = await peerSession(M, N, K);
     const feeds = {
       A: new ort.Tensor('float32', (await a.data()) as Float32Array, [M, K]),
       B: new ort.Tensor('float32', (await b.data()) as Float32Array, [K, N]),
     };
-    const peer = await measure(async () => {
+    const [ours, peer] = await measurePair(async () => {
+      const c = tessera.matmul(a, b);
+      await c.data();
+      c.dispose();
+    }, async () => {
       const out = await session.run(feeds);
       out.Y!.dispose();
     });
@@ -59,7 +58,7 @@ export async function benchMatmul(): Promise<Row[]> {
     progress(`  tessera ${ours.medianMs.toFixed(2)} ms, onnxruntime ${peer.medianMs.toFixed(2)} ms`);
   }
   report('matmul-cpu', 'CPU fp32 matmul vs onnxruntime-node MatMul', rows, [
-    'Median of at least 7 runs after 2 warm-up runs; each side returns its result to JS.',
+    'Median of 9 runs after 2 warm-up runs, tessera and the peer alternating; each side returns its result to JS.',
     'B is a graph input for onnxruntime (not a constant initializer), as it is an argument for tessera.',
   ]);
   return rows;
