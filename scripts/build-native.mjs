@@ -50,7 +50,12 @@ if (wanted === 'cmake') {
   // outside them, use the copy npm ships next to this Node, else one on the PATH.
   const bundled = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   const gyp = process.env.npm_config_node_gyp ?? (existsSync(bundled) ? bundled : undefined);
-  status = gyp ? run(process.execPath, [gyp, 'rebuild']) : run('node-gyp', ['rebuild']);
+  // Build against this Node's own headers when it has them (nothing to download).
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  const nodedir = process.env.npm_config_nodedir ??
+    (existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
+  const args = ['rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+  status = gyp ? run(process.execPath, [gyp, ...args]) : run('node-gyp', args);
   if (status === 0) console.log('tessera: built backends: cpu (node-gyp)');
 }
 process.exit(status);
