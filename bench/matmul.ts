@@ -28,6 +28,9 @@ async function peerSession(M: number, N: number, K: number): Promise<ort.Inferen
     intraOpNumThreads: tessera.info().cpu.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // onnxruntime's pool spin-waits after each run by default, which would steal
+    // the cores from tessera's next (alternating) run; tessera's pool sleeps.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
 }
 
@@ -60,6 +63,7 @@ export async function benchMatmul(): Promise<Row[]> {
   report('matmul-cpu', 'CPU fp32 matmul vs onnxruntime-node MatMul', rows, [
     'Median of 9 runs after 2 warm-up runs, tessera and the peer alternating; each side returns its result to JS.',
     'B is a graph input for onnxruntime (not a constant initializer), as it is an argument for tessera.',
+    "onnxruntime runs with session.intra_op.allow_spinning=0, so its idle threads do not take the cores from tessera's alternating runs.",
   ]);
   return rows;
 }
