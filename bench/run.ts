@@ -4,9 +4,11 @@ import path from 'node:path';
 import { progress } from './harness.js';
 import { benchMatmul } from './matmul.js';
 import { memoryLoop } from './memory-loop.js';
+import { benchQMatmul } from './qmatmul.js';
 
 async function main(): Promise<void> {
   await benchMatmul();
+  await benchQMatmul();
   progress('memory loop (100,000 create/op/dispose steps)');
   const mem = await memoryLoop();
   writeFileSync(path.join(__dirname, '..', 'bench', 'results', 'memory-loop.json'), JSON.stringify(mem, null, 2) + '\n');

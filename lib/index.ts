@@ -19,6 +19,11 @@ export { tensor, zeros, ones, full, empty, randn, rand, type CreateOptions, type
 export { add, sub, mul, div, scale, silu, gelu, type GeluOptions } from './ops/elementwise.js';
 export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { softmax, rmsNorm, layerNorm, sum, mean, type NormOptions, type ReduceOptions } from './ops/rows.js';
+export {
+  QuantizedTensor, quantize, dequantize, qmatmul,
+  type MatMulNBitsWeights, type FromMatMulNBitsOptions, type QuantizeOptions, type DequantizeOptions,
+  type QMatmulOptions, type QuantBits, type ScaleDType,
+} from './quant/index.js';
 
 /** Converts to another dtype on the same device (round to nearest even; ints saturate). */
 export function cast(x: Tensor, dtype: DType): Tensor {

@@ -12,9 +12,15 @@ describe('package', () => {
   test('require and import load the same API', () => {
     const cjs = node(['-e', "const t = require('tessera'); console.log(typeof t.tensor, typeof t.matmul, t.defaultDevice())"]);
     const esm = node(['--input-type=module', '-e',
-      "import { tensor, matmul, defaultDevice } from 'tessera'; import t from 'tessera'; console.log(typeof tensor, typeof matmul, defaultDevice(), t.tensor === tensor)"]);
+      "import { tensor, matmul, qmatmul, QuantizedTensor, defaultDevice } from 'tessera'; import t from 'tessera'; console.log(typeof tensor, typeof matmul, defaultDevice(), t.tensor === tensor && t.qmatmul === qmatmul && typeof QuantizedTensor === 'function')"]);
     expect(cjs.trim()).toBe(`function function ${tessera.defaultDevice()}`);
     expect(esm.trim()).toBe(`function function ${tessera.defaultDevice()} true`);
+  });
+
+  test('the ESM entry exports every name the CommonJS build does', () => {
+    const missing = node(['--input-type=module', '-e',
+      "import * as ns from 'tessera'; import { createRequire } from 'node:module'; const cjs = createRequire(process.cwd() + '/')('tessera'); console.log(JSON.stringify(Object.keys(cjs).filter((k) => !(k in ns))))"]);
+    expect(JSON.parse(missing)).toEqual([]);
   });
 
   test('`tessera info` lists cpu as available and cuda with a reason when unusable', () => {

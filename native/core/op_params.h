@@ -107,10 +107,14 @@ struct QuantizedWeight {
 };
 
 // Quantizes w [N, K] (a floating dtype, contiguous) into `out`, whose buffers are
-// allocated: per group, symmetric s = max|w| / (2^(bits-1) - 1), q = z + round(w / s);
-// asymmetric s = (max - min) / (2^bits - 1), z = round(-min / s) clamped to the
-// code range, q = clamp(z + round(w / s)). Round to nearest, ties to even. A group
-// of zeros gets s = 0 and q = z. lib/ has checked w for NaN/Inf.
+// allocated. Per group, with min and max taken over the group and 0 (so zero is
+// always exact), in fp32: symmetric s = max(max, -min) / (2^(bits-1) - 1);
+// asymmetric s = (max - min) / (2^bits - 1), z = round(-min / s) clamped to the code
+// range. s is rounded to the scale dtype first; then q = clamp(z + round(w / s)),
+// w / s an fp32 division. Round to nearest, ties to even. A group of zeros gets
+// s = 0 and q = z (asymmetric z = 2^(bits-1) then). A group holding NaN or ±Inf gets
+// s = NaN and q = z (documented in lib/quant: such weights are not refused, since
+// checking would read them back).
 struct QuantizeParams {
   TensorView w;
   QuantizedWeight out;
@@ -124,9 +128,12 @@ struct DequantizeParams {
 
 // out [M, N] = x [M, K] · Wᵀ (+ bias [N]); x, bias and out share a floating dtype.
 // kFloat: weight-only (W4A16/W8A16), fp32 accumulation. kInt8: x quantized per
-// row to int8 (symmetric, s_x = max|x_row| / 127, round to nearest even), integer
-// dot products with the weight codes in int32, then scaled: the documented
-// W8A8 / W4A8 path.
+// row to int8 (symmetric, s_x = max|x_row| / 127 in fp32, xq = clamp(round(x / s_x),
+// ±127) with an fp32 division, round to nearest even), then per group the exact
+// int32 d_g = Σ q·xq − z·Σ xq, and y = s_x · Σ_g s_g · float(d_g) in fp32: the
+// documented W8A8 / W4A8 path (test/reference/quant.ts int8Linear; its tolerance
+// allows only the G + 4 fp32 roundings of that scaling, so the zero-point
+// correction must be done in int32, not after scaling).
 struct QMatmulParams {
   TensorView x, bias, out;  // bias.data null when absent
   QuantizedWeight w;

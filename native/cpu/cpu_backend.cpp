@@ -25,10 +25,6 @@ class CpuBackend final : public Backend {
       case OpKind::kFill:
       case OpKind::kCopy:
         return true;
-      case OpKind::kQuantize:
-      case OpKind::kDequantize:
-      case OpKind::kQMatmul:
-        return false;  // until native/cpu/quant.inc lands
       default:
         return isFloating(dtype);
     }

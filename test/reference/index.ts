@@ -8,3 +8,4 @@ export { softmax } from './softmax.js';
 export { rmsNorm, layerNorm } from './norm.js';
 export { sum, mean, type ReduceOptions } from './reduce.js';
 export { cast } from './cast.js';
+export * as quant from './quant.js';
