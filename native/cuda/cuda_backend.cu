@@ -46,12 +46,7 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device{DeviceKind::kCuda, index_}; }
 #endif
 
-  [[noreturn]] void unsupported(const char* op) const {
-    fail(ErrorCode::kUnsupported, expected("a backend with quantized matmul", op, device().name()));
-  }
-
   bool supports(OpKind op, DType dtype) const override {
-    if (op == OpKind::kQuantize || op == OpKind::kDequantize || op == OpKind::kQMatmul) return false;
     return op == OpKind::kFill || op == OpKind::kCopy || isFloating(dtype);
   }
 
@@ -90,9 +85,9 @@ class CudaBackend final : public Backend {
   void softmax(const SoftmaxParams& p) override { activate(); launchSoftmax(p, context_); }
   void norm(const NormParams& p) override { activate(); launchNorm(p, context_); }
   void reduce(const ReduceParams& p) override { activate(); launchReduce(p, context_); }
-  void quantize(const QuantizeParams&) override { unsupported("quantize"); }
-  void dequantize(const DequantizeParams&) override { unsupported("dequantize"); }
-  void qmatmul(const QMatmulParams&) override { unsupported("qmatmul"); }
+  void quantize(const QuantizeParams& p) override { activate(); launchQuantize(p, context_); }
+  void dequantize(const DequantizeParams& p) override { activate(); launchDequantize(p, context_); }
+  void qmatmul(const QMatmulParams& p) override { activate(); launchQMatmul(p, context_, allocator_); }
 
  private:
   void activate() const { checkCuda(cudaSetDevice(index_), "cudaSetDevice"); }

@@ -122,8 +122,10 @@ bool fitsInt32(const StridedLayout<kOperands>& layout, int64_t numel) {
   return true;
 }
 
+class CachingAllocator;
+
 // The launchers, one per op family (copy.cu, elementwise.cu, matmul.cu, softmax.cu,
-// norm.cu, reduce.cu). Each enqueues its work on ctx.stream and returns.
+// norm.cu, reduce.cu, quant.cu). Each enqueues its work on ctx.stream and returns.
 void launchFill(const FillParams& p, const LaunchContext& ctx);
 void launchRandom(const RandomParams& p, const LaunchContext& ctx);
 void launchCopy(const CopyParams& p, const LaunchContext& ctx);
@@ -133,5 +135,10 @@ void launchMatmul(const MatmulParams& p, const LaunchContext& ctx);
 void launchSoftmax(const SoftmaxParams& p, const LaunchContext& ctx);
 void launchNorm(const NormParams& p, const LaunchContext& ctx);
 void launchReduce(const ReduceParams& p, const LaunchContext& ctx);
+void launchQuantize(const QuantizeParams& p, const LaunchContext& ctx);
+void launchDequantize(const DequantizeParams& p, const LaunchContext& ctx);
+// kInt8 activations need a workspace (the int8 copy of x), taken from and
+// returned to `allocator` (safe to free at once: the backend has one stream).
+void launchQMatmul(const QMatmulParams& p, const LaunchContext& ctx, CachingAllocator& allocator);
 
 }  // namespace tessera::TESSERA_CUDA_NS

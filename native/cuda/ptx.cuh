@@ -56,6 +56,30 @@ __device__ __forceinline__ void mmaM16N8K16<BF16>(float (&d)[4], const uint32_t 
 #endif
 }
 
+// d = a · b + d on one warp: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32,
+// int8 inputs, int32 accumulators (exact; no saturation). sm_80+. Each 32-bit
+// register holds four consecutive-k int8 elements, the lowest k in the low byte
+// (PTX ISA, "Matrix Fragments for mma.m16n8k32"):
+//   a[0] = A[g][4q..4q+3]      a[1] = A[g+8][4q..4q+3]
+//   a[2] = A[g][4q+16..4q+19]  a[3] = A[g+8][4q+16..4q+19]
+//   b[0] = B[4q..4q+3][g]      b[1] = B[4q+16..4q+19][g]
+//   d[0], d[1] = D[g][2q, 2q+1]   d[2], d[3] = D[g+8][2q, 2q+1]   (as the f16 form)
+// So a row-major A tile and an n-major B tile (a weight row per n) give every
+// register as one aligned 32-bit load.
+__device__ __forceinline__ void mmaM16N8K32S8(int32_t (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#if defined(TESSERA_EMU)
+  simt::mmaM16N8K32S8(d, a, b, TESSERA_EMU_SITE);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
+      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#elif defined(__CUDA_ARCH__)
+  __trap();
+#endif
+}
+
 // ldmatrix.sync.aligned.m8n8.x{kMatrices}[.trans].shared.b16: kMatrices 8x8
 // matrices of 16-bit elements from shared memory, one warp. Lanes 8i..8i+7 pass
 // the addresses of rows 0..7 of matrix i (16-byte aligned; lanes past

@@ -32,6 +32,7 @@ set(TESSERA_EMU_BACKEND_SOURCES
   ${TESSERA_EMU_DIR}/emu_elementwise.cpp
   ${TESSERA_EMU_DIR}/emu_matmul.cpp
   ${TESSERA_EMU_DIR}/emu_norm.cpp
+  ${TESSERA_EMU_DIR}/emu_quant.cpp
   ${TESSERA_EMU_DIR}/emu_reduce.cpp
   ${TESSERA_EMU_DIR}/emu_softmax.cpp
   ${TESSERA_EMU_DIR}/emu_backend.cpp)

@@ -33,6 +33,16 @@ enum class MmaInput { kF16, kBF16 };
 // unspecified; on integer-valued inputs every order gives the same bits).
 void mmaM16N8K16(MmaInput input, float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], Site site);
 
+// d = a · b + d on one warp, int8 inputs, int32 accumulation (mma.m16n8k32
+// .s32.s8.s8.s32): four int8 elements a register, the lowest k in the low byte;
+// with g and q as above,
+//   a0 = A[g][4q..4q+3]   a1 = A[g+8][4q..4q+3]   a2 = A[g][4q+16..4q+19]   a3 = A[g+8][4q+16..4q+19]
+//   b0 = B[4q..4q+3][g]   b1 = B[4q+16..4q+19][g]
+//   c0, c1 = C[g][2q, 2q+1]   c2, c3 = C[g+8][2q, 2q+1]
+// Integer sums are exact in any order; they wrap modulo 2^32 like the hardware's
+// (no .satfinite).
+void mmaM16N8K32S8(int32_t (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], Site site);
+
 template <int kMatrices, bool kTrans>
 const char* ldmatrixOp(LaneSlot* lanes, uint32_t participants) {
   if (participants != 0xffffffffu) return "ldmatrix needs all 32 lanes of the warp";

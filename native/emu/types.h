@@ -151,6 +151,15 @@ inline unsigned __dp4a(unsigned a, unsigned b, unsigned c) {
   return c;
 }
 
+// Byte i of the result is byte (s >> 4i) & 7 of the eight bytes y:x (x the low
+// four). The selector's fourth bit (prmt's sign-replicate) is not emulated.
+inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
+  const unsigned long long bytes = static_cast<unsigned long long>(y) << 32 | x;
+  unsigned r = 0;
+  for (int i = 0; i < 4; ++i) r |= static_cast<unsigned>((bytes >> (8 * ((s >> (4 * i)) & 7))) & 0xffu) << (8 * i);
+  return r;
+}
+
 template <typename T> inline T __ldg(const T* p) { return *p; }
 
 // Memory fences order nothing: only one CUDA thread runs at a time, and a switch

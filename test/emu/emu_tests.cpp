@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -83,6 +84,63 @@ __global__ void mmaGemmKernel(const uint16_t* A, const uint16_t* B, float* C, in
       C[(rowBase + warp * 16 + g + 8 * (i / 2)) * N + colBase + j * 8 + 2 * q + i % 2] = acc[j][i];
     }
   }
+}
+
+// One mma.m16n8k32 s8 tile: A 16×32 row-major, B 32×8 stored n-major ([n][k]),
+// C and D 16×8 int32; fragments gathered by the layouts in ptx.cuh.
+__global__ void mmaS8TileKernel(const int8_t* A, const int8_t* Bt, const int32_t* C, int32_t* D) {
+  const int lane = threadIdx.x, g = lane / 4, q = lane % 4;
+  auto word = [](const int8_t* p) { return *reinterpret_cast<const uint32_t*>(p); };
+  const uint32_t a[4] = {word(A + g * 32 + 4 * q), word(A + (g + 8) * 32 + 4 * q), word(A + g * 32 + 4 * q + 16),
+                         word(A + (g + 8) * 32 + 4 * q + 16)};
+  const uint32_t b[2] = {word(Bt + g * 32 + 4 * q), word(Bt + g * 32 + 4 * q + 16)};
+  int32_t d[4] = {C[g * 8 + 2 * q], C[g * 8 + 2 * q + 1], C[(g + 8) * 8 + 2 * q], C[(g + 8) * 8 + 2 * q + 1]};
+  mmaM16N8K32S8(d, a, b);
+  D[g * 8 + 2 * q] = d[0];
+  D[g * 8 + 2 * q + 1] = d[1];
+  D[(g + 8) * 8 + 2 * q] = d[2];
+  D[(g + 8) * 8 + 2 * q + 1] = d[3];
+}
+
+// An int8 tiled GEMM on tensor cores: C (M×N int32) = A (M×K) · Btᵀ with Bt
+// N×K, a 64×64 tile per block of 4 warps, each warp 16 rows × 64 columns,
+// operands staged in shared memory. M, N multiples of 64, K of 32.
+__global__ void mmaS8GemmKernel(const int8_t* A, const int8_t* Bt, int32_t* C, int M, int N, int K) {
+  __shared__ __align__(16) int8_t As[64][32 + 16];
+  __shared__ __align__(16) int8_t Bs[64][32 + 16];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+  const int rowBase = blockIdx.x * 64, colBase = blockIdx.y * 64;
+  int32_t acc[8][4] = {};
+  for (int k0 = 0; k0 < K; k0 += 32) {
+    for (int e = threadIdx.x; e < 64 * 32; e += blockDim.x) {
+      As[e / 32][e % 32] = A[(rowBase + e / 32) * K + k0 + e % 32];
+      Bs[e / 32][e % 32] = Bt[(colBase + e / 32) * K + k0 + e % 32];
+    }
+    __syncthreads();
+    auto word = [](const int8_t* p) { return *reinterpret_cast<const uint32_t*>(p); };
+    const int r = warp * 16 + g;
+    const uint32_t a[4] = {word(&As[r][4 * q]), word(&As[r + 8][4 * q]), word(&As[r][4 * q + 16]),
+                           word(&As[r + 8][4 * q + 16])};
+    for (int j = 0; j < 8; ++j) {
+      const uint32_t b[2] = {word(&Bs[j * 8 + g][4 * q]), word(&Bs[j * 8 + g][4 * q + 16])};
+      mmaM16N8K32S8(acc[j], a, b);
+    }
+    __syncthreads();
+  }
+  for (int j = 0; j < 8; ++j) {
+    for (int i = 0; i < 4; ++i) {
+      C[(rowBase + warp * 16 + g + 8 * (i / 2)) * N + colBase + j * 8 + 2 * q + i % 2] = acc[j][i];
+    }
+  }
+}
+
+// out[i]: __dp4a (signed and unsigned) and __byte_perm on fixed operands.
+__global__ void intrinsicsKernel(const uint32_t* in, uint32_t* out) {
+  out[0] = static_cast<uint32_t>(__dp4a(static_cast<int>(in[0]), static_cast<int>(in[1]), 1000));
+  out[1] = __dp4a(in[0], in[1], 1000u);
+  out[2] = __byte_perm(in[0], in[1], 0x5140);
+  out[3] = __byte_perm(in[0], in[1], 0x7362);
+  out[4] = __byte_perm(in[0], in[1], 0x0123);
 }
 
 // Four 8×8 matrices of 16-bit values m*64 + row*8 + col; each lane stores the
@@ -372,6 +430,330 @@ void testMmaGemm(const char* name, bool bf16) {
   report(name, bitEqual(dC.read(), expect), "max |diff| " + std::to_string(maxAbsDiff(dC.read(), expect)));
 }
 
+void testMmaS8Tile() {
+  std::mt19937 rng(4);
+  std::uniform_int_distribution<int> byte(-128, 127), small(-1000, 1000);
+  std::vector<int8_t> a(16 * 32), bt(8 * 32);
+  std::vector<int32_t> c(16 * 8);
+  for (auto& v : a) v = static_cast<int8_t>(byte(rng));
+  for (auto& v : bt) v = static_cast<int8_t>(byte(rng));
+  for (auto& v : c) v = small(rng);
+  DeviceBuffer<int8_t> dA(a), dB(bt);
+  DeviceBuffer<int32_t> dC(c), dD(16 * 8);
+  launchKernel<mmaS8TileKernel>(1, 32, 0, nullptr, dA.ptr, dB.ptr, dC.ptr, dD.ptr);
+  std::vector<int32_t> expect(c);
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 8; ++j)
+      for (int k = 0; k < 32; ++k) expect[i * 8 + j] += a[i * 32 + k] * bt[j * 32 + k];
+  report("mma.m16n8k32 s8 16x8x32 bit-exact", dD.read() == expect);
+}
+
+void testMmaS8Gemm() {
+  constexpr int M = 64, N = 64, K = 64;
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> byte(-128, 127);
+  std::vector<int8_t> a(M * K), bt(N * K);
+  for (auto& v : a) v = static_cast<int8_t>(byte(rng));
+  for (auto& v : bt) v = static_cast<int8_t>(byte(rng));
+  DeviceBuffer<int8_t> dA(a), dB(bt);
+  DeviceBuffer<int32_t> dC(M * N);
+  launchKernel<mmaS8GemmKernel>(dim3(M / 64, N / 64), 128, 0, nullptr, dA.ptr, dB.ptr, dC.ptr, M, N, K);
+  std::vector<int32_t> expect(M * N, 0);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j)
+      for (int k = 0; k < K; ++k) expect[i * N + j] += a[i * K + k] * bt[j * K + k];
+  report("mma.m16n8k32 s8 GEMM 64x64x64 bit-exact", dC.read() == expect);
+}
+
+void testIntIntrinsics() {
+  // Bytes (low first) of in[0]: 0x80 (-128), 0x7f, 0xff (-1), 0x02; of in[1]: 0x03, 0x80, 0x10, 0xfe (-2).
+  const std::vector<uint32_t> in = {0x02ff7f80u, 0xfe108003u};
+  DeviceBuffer<uint32_t> dIn(in), dOut(5);
+  launchKernel<intrinsicsKernel>(1, 1, 0, nullptr, dIn.ptr, dOut.ptr);
+  const std::vector<uint32_t> got = dOut.read();
+  const int signedDot = 1000 + (-128 * 3) + (127 * -128) + (-1 * 16) + (2 * -2);
+  const unsigned unsignedDot = 1000u + 0x80u * 0x03u + 0x7fu * 0x80u + 0xffu * 0x10u + 0x02u * 0xfeu;
+  const bool pass = got[0] == static_cast<uint32_t>(signedDot) && got[1] == unsignedDot && got[2] == 0x807f0380u &&
+                    got[3] == 0xfe0210ffu && got[4] == 0x807fff02u;
+  report("__dp4a and __byte_perm", pass);
+}
+
+// ---------------------------------------------------------------------------
+// Quantized matmul through the emu backend: quantize and dequantize against a
+// host transcription of op_params.h (bit-exact), qmatmul against the float64
+// product with the dequantized weights (kFloat) or with the int8 activations
+// the contract defines (kInt8).
+
+float roundTo(DType dtype, float v) {
+  if (dtype == DType::kFloat16) return halfToFloat(floatToHalf(v));
+  if (dtype == DType::kBFloat16) return bf16ToFloat(floatToBf16(v));
+  return v;
+}
+
+// The bytes of `values` (already representable) in `dtype`.
+std::vector<uint8_t> encode(DType dtype, const std::vector<float>& values) {
+  std::vector<uint8_t> bytes(values.size() * dtypeSize(dtype));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (dtype == DType::kFloat32) {
+      std::memcpy(&bytes[4 * i], &values[i], 4);
+    } else {
+      const uint16_t bits = dtype == DType::kFloat16 ? floatToHalf(values[i]) : floatToBf16(values[i]);
+      std::memcpy(&bytes[2 * i], &bits, 2);
+    }
+  }
+  return bytes;
+}
+
+std::vector<float> decode(DType dtype, const std::vector<uint8_t>& bytes) {
+  std::vector<float> values(bytes.size() / dtypeSize(dtype));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (dtype == DType::kFloat32) {
+      std::memcpy(&values[i], &bytes[4 * i], 4);
+    } else {
+      uint16_t bits;
+      std::memcpy(&bits, &bytes[2 * i], 2);
+      values[i] = dtype == DType::kFloat16 ? halfToFloat(bits) : bf16ToFloat(bits);
+    }
+  }
+  return values;
+}
+
+struct HostQuant {
+  int bits = 4, N = 0, K = 0, groupSize = 0, groups = 0;
+  int64_t groupBytes = 0, rowBytes = 0;
+  bool symmetric = true, halfScales = false;
+  std::vector<uint8_t> codes, zeroPoints, scaleBytes;
+  std::vector<float> scales;  // as stored (fp16-rounded when halfScales)
+  std::vector<int> z;         // [N, G]
+  int code(int n, int k) const {
+    const int g = k / groupSize, j = k % groupSize;
+    const uint8_t b = codes[n * rowBytes + g * groupBytes + (bits == 8 ? j : j / 2)];
+    return bits == 8 ? b : (j & 1) ? b >> 4 : b & 15;
+  }
+  double weight(int n, int k) const {
+    const int g = k / groupSize;
+    return static_cast<double>(code(n, k) - z[n * groups + g]) * scales[n * groups + g];
+  }
+};
+
+HostQuant hostQuantize(const std::vector<float>& w, int N, int K, int bits, int groupSize, bool symmetric,
+                       bool halfScales) {
+  HostQuant h;
+  h.bits = bits, h.N = N, h.K = K, h.groupSize = groupSize, h.groups = (K + groupSize - 1) / groupSize;
+  h.symmetric = symmetric, h.halfScales = halfScales;
+  h.groupBytes = bits == 8 ? groupSize : groupSize / 2;
+  h.rowBytes = h.groupBytes * h.groups;
+  h.codes.assign(static_cast<size_t>(N * h.rowBytes), 0);
+  h.zeroPoints.assign(symmetric ? 0 : static_cast<size_t>(N) * (bits == 8 ? h.groups : (h.groups + 1) / 2), 0);
+  h.scales.resize(static_cast<size_t>(N) * h.groups);
+  h.z.resize(h.scales.size());
+  const int maxCode = (1 << bits) - 1;
+  auto clampCode = [&](float v) { return v < 0 ? 0 : v > maxCode ? maxCode : static_cast<int>(v); };
+  for (int n = 0; n < N; ++n) {
+    for (int g = 0; g < h.groups; ++g) {
+      const int k0 = g * groupSize, k1 = std::min(K, k0 + groupSize);
+      float lo = 0.0f, hi = 0.0f;  // the range includes 0
+      for (int k = k0; k < k1; ++k) lo = std::min(lo, w[n * K + k]), hi = std::max(hi, w[n * K + k]);
+      int z = 1 << (bits - 1);
+      float s = symmetric ? std::max(-lo, hi) / static_cast<float>(z - 1) : (hi - lo) / static_cast<float>(maxCode);
+      if (halfScales) s = halfToFloat(floatToHalf(s));  // codes use the stored scale
+      if (!symmetric && s > 0.0f) z = clampCode(std::rint(-lo / s));
+      const size_t at = static_cast<size_t>(n) * h.groups + g;
+      h.scales[at] = s;
+      h.z[at] = z;
+      if (!symmetric) {
+        if (bits == 8) h.zeroPoints[at] = static_cast<uint8_t>(z);
+        else h.zeroPoints[n * ((h.groups + 1) / 2) + g / 2] |= static_cast<uint8_t>(z << (4 * (g & 1)));
+      }
+      for (int j = 0; j < static_cast<int>(h.groupBytes) * (bits == 8 ? 1 : 2); ++j) {
+        const int k = k0 + j;
+        const int q = (j < groupSize && k < K && s != 0.0f) ? clampCode(static_cast<float>(z) + std::rint(w[n * K + k] / s)) : z;
+        uint8_t& b = h.codes[n * h.rowBytes + g * h.groupBytes + (bits == 8 ? j : j / 2)];
+        b |= static_cast<uint8_t>(bits == 8 ? q : q << (4 * (j & 1)));
+      }
+    }
+  }
+  h.scaleBytes.resize(h.scales.size() * (halfScales ? 2 : 4));
+  for (size_t i = 0; i < h.scales.size(); ++i) {
+    if (halfScales) {
+      const uint16_t bits16 = floatToHalf(h.scales[i]);
+      std::memcpy(&h.scaleBytes[2 * i], &bits16, 2);
+    } else {
+      std::memcpy(&h.scaleBytes[4 * i], &h.scales[i], 4);
+    }
+  }
+  return h;
+}
+
+// A device allocation of the emu backend, freed on scope exit.
+struct EmuBuffer {
+  Backend& backend;
+  void* ptr;
+  size_t bytes;
+  EmuBuffer(Backend& b, size_t n) : backend(b), ptr(b.allocate(n ? n : 1)), bytes(n) {}
+  EmuBuffer(Backend& b, const std::vector<uint8_t>& host) : EmuBuffer(b, host.size()) {
+    backend.copyFromHost(ptr, host.data(), host.size());
+  }
+  ~EmuBuffer() { backend.deallocate(ptr, bytes); }
+  std::vector<uint8_t> read() const {
+    std::vector<uint8_t> host(bytes);
+    backend.copyToHost(host.data(), ptr, bytes);
+    return host;
+  }
+};
+
+TensorView view(void* data, DType dtype, int64_t rows, int64_t cols) {
+  TensorView v;
+  v.data = data;
+  v.dtype = dtype;
+  v.ndim = 2;
+  v.shape[0] = rows, v.shape[1] = cols;
+  v.strides[0] = cols, v.strides[1] = 1;
+  return v;
+}
+
+// One weight configuration: quantize (weights in wDtype), dequantize, then
+// qmatmul for M in {1, 2, 7, 33, 128} × float/int8 activations × the three
+// activation dtypes (all of them at M = 1 and 33), bias on and off in turn.
+// groupSize 0 = per channel.
+void testQuantConfig(int bits, int groupSize, bool symmetric, bool halfScales, int N, int K, DType wDtype) {
+  const int gs = groupSize == 0 ? K : groupSize;
+  std::unique_ptr<Backend> backend = emu::createEmuBackend();
+  std::mt19937 rng(static_cast<unsigned>(bits * 1000 + gs * 10 + N + K + symmetric));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(static_cast<size_t>(N) * K);
+  for (auto& v : w) v = roundTo(wDtype, normal(rng) + (symmetric ? 0.0f : 0.3f));
+  const HostQuant h = hostQuantize(w, N, K, bits, gs, symmetric, halfScales);
+
+  char name[200];
+  std::snprintf(name, sizeof name, "quant int%d %s %s%s N=%d K=%d w %s", bits,
+                groupSize == 0 ? "per-channel" : ("g" + std::to_string(groupSize)).c_str(),
+                symmetric ? "sym" : "asym", halfScales ? " fp16-scales" : "", N, K, dtypeName(wDtype));
+  std::string problems;
+
+  EmuBuffer dW(*backend, encode(wDtype, w));
+  EmuBuffer dCodes(*backend, h.codes.size()), dScales(*backend, h.scaleBytes.size());
+  EmuBuffer dZeros(*backend, std::max<size_t>(h.zeroPoints.size(), 1));
+  QuantizedWeight q;
+  q.bits = bits, q.N = N, q.K = K, q.groupSize = gs, q.groups = h.groups;
+  q.codes = static_cast<uint8_t*>(dCodes.ptr);
+  q.scales = dScales.ptr;
+  q.scaleDtype = halfScales ? DType::kFloat16 : DType::kFloat32;
+  q.zeroPoints = symmetric ? nullptr : static_cast<uint8_t*>(dZeros.ptr);
+  QuantizeParams qp;
+  qp.w = view(dW.ptr, wDtype, N, K);
+  qp.out = q;
+  backend->quantize(qp);
+  if (dCodes.read() != h.codes) problems += " codes differ;";
+  if (dScales.read() != h.scaleBytes) problems += " scales differ;";
+  if (!symmetric && dZeros.read() != h.zeroPoints) problems += " zero points differ;";
+
+  EmuBuffer dDeq(*backend, static_cast<size_t>(N) * K * 4);
+  DequantizeParams dp;
+  dp.q = q;
+  dp.out = view(dDeq.ptr, DType::kFloat32, N, K);
+  backend->dequantize(dp);
+  const std::vector<float> deq = decode(DType::kFloat32, dDeq.read());
+  for (int n = 0; n < N && problems.find("dequantize") == std::string::npos; ++n) {
+    for (int k = 0; k < K; ++k) {
+      if (deq[n * K + k] != static_cast<float>(h.weight(n, k))) {
+        problems += " dequantize differs;";
+        break;
+      }
+    }
+  }
+
+  const DType dtypes[3] = {DType::kFloat32, DType::kFloat16, DType::kBFloat16};
+  double worst = 0;  // the largest error / tolerance over every qmatmul
+  int run = 0;
+  for (int M : {1, 2, 7, 33, 128}) {
+    // Every dtype for one GEMV (M = 1) and one GEMM (M = 33) shape; one dtype in
+    // turn for the others (the sanitizer build runs this too, ~50× slower).
+    const bool everyDtype = M == 1 || M == 33;
+    for (int combo = 0; combo < (everyDtype ? 6 : 2); ++combo) {
+      const int int8 = everyDtype ? combo / 3 : combo;
+      const DType dtype = dtypes[everyDtype ? combo % 3 : run % 3];
+      const bool withBias = run % 2 == 0;
+      ++run;
+      std::vector<float> x(static_cast<size_t>(M) * K), bias(N);
+      for (auto& v : x) v = roundTo(dtype, normal(rng));
+      for (auto& v : bias) v = roundTo(dtype, normal(rng));
+      EmuBuffer dX(*backend, encode(dtype, x)), dBias(*backend, encode(dtype, bias));
+      EmuBuffer dOut(*backend, static_cast<size_t>(M) * N * dtypeSize(dtype));
+      std::vector<uint8_t> poison(dOut.bytes, 0xff);  // NaN in every float dtype
+      backend->copyFromHost(dOut.ptr, poison.data(), poison.size());
+      QMatmulParams mp;
+      mp.x = view(dX.ptr, dtype, M, K);
+      mp.bias = view(withBias ? dBias.ptr : nullptr, dtype, 1, N);
+      mp.out = view(dOut.ptr, dtype, M, N);
+      mp.w = q;
+      mp.M = M;
+      mp.activations = int8 ? QuantActivations::kInt8 : QuantActivations::kFloat;
+      backend->qmatmul(mp);
+      const std::vector<float> got = decode(dtype, dOut.read());
+      const double outEps = dtype == DType::kFloat32 ? 0 : dtype == DType::kFloat16 ? 1.0 / 1024 : 1.0 / 128;
+      for (int m = 0; m < M; ++m) {
+        // The activations the kernel multiplies, and their scale (1 for kFloat).
+        std::vector<double> xa(K);
+        double xScale = 1;
+        if (int8) {
+          float amax = 0;
+          for (int k = 0; k < K; ++k) amax = std::max(amax, std::fabs(x[m * K + k]));
+          const float s = amax / 127.0f;
+          xScale = s;
+          for (int k = 0; k < K; ++k) {
+            xa[k] = s == 0.0f ? 0.0 : std::min(127.0f, std::max(-127.0f, std::rint(x[m * K + k] / s)));
+          }
+        } else {
+          for (int k = 0; k < K; ++k) xa[k] = x[m * K + k];
+        }
+        for (int n = 0; n < N; ++n) {
+          double y = 0, magnitude = 0;
+          for (int k = 0; k < K; ++k) {
+            const double t = xa[k] * h.weight(n, k);
+            y += t;
+            magnitude += std::fabs(t);
+          }
+          y *= xScale;
+          magnitude *= xScale;
+          if (withBias) y += bias[n], magnitude += std::fabs(bias[n]);
+          // The bounds of test/quant.test.ts: int8 sums are exact, leaving G + 4 fp32
+          // roundings; weight-only adds a probabilistic 4·sqrt(K) for the dot products.
+          const double u = std::ldexp(1.0, -24);
+          const double factor = int8 ? h.groups + 4 : 4 * std::sqrt(K) + h.groups + 4;
+          const double tolerance = factor * u * magnitude + outEps * std::fabs(y) + 1e-30;
+          const double err = std::fabs(got[m * N + n] - y);
+          const double ratio = std::isnan(err) ? 1e9 : err / tolerance;
+          worst = std::max(worst, ratio);
+        }
+      }
+      if (worst > 1) {
+        problems += " qmatmul M=" + std::to_string(M) + (int8 ? " int8" : " float") + " " + dtypeName(dtype) +
+                    " error/tolerance " + std::to_string(worst) + ";";
+        worst = 0;
+      }
+    }
+  }
+  report(name, problems.empty(), problems.empty() ? "worst error/tolerance " + std::to_string(worst) : problems);
+}
+
+void testQuant() {
+  struct Shape { int N, K; };
+  const Shape shapes[3] = {{33, 97}, {7, 33}, {97, 256}};
+  int i = 0;
+  for (int bits : {4, 8}) {
+    for (int groupSize : {32, 64, 128, 0}) {
+      for (int symmetric = 0; symmetric < 2; ++symmetric) {
+        Shape s = shapes[i % 3];
+        if (bits == 4 && groupSize == 0) s.K += s.K % 2;  // int4 groups are whole bytes
+        const DType wDtype = i % 4 == 3 ? DType::kBFloat16 : (i % 4 == 1 ? DType::kFloat16 : DType::kFloat32);
+        testQuantConfig(bits, groupSize, symmetric != 0, i % 5 == 2, s.N, s.K, wDtype);
+        ++i;
+      }
+    }
+  }
+}
+
 // The library's own matmul (matmulMmaKernel for fp16, the SIMT tiled kernel for
 // fp32) through the emu backend, on sizes that are not multiples of the tiles.
 void testBackendMatmul(DType dtype, int M, int N, int K, bool transposeB) {
@@ -628,6 +1010,9 @@ int main(int argc, char** argv) {
   testMmaTile<BF16>("mma.m16n8k16 bf16 16x8x16 bit-exact", true);
   testMmaGemm<Half>("mma + ldmatrix GEMM f16 64x64x64 bit-exact", false);
   testMmaGemm<BF16>("mma + ldmatrix GEMM bf16 64x64x64 bit-exact", true);
+  testMmaS8Tile();
+  testMmaS8Gemm();
+  testIntIntrinsics();
   testLdmatrix<1, false>();
   testLdmatrix<2, false>();
   testLdmatrix<4, false>();
@@ -645,6 +1030,7 @@ int main(int argc, char** argv) {
   testBackendMatmul(tessera::DType::kFloat32, 97, 61, 45, true);
   testBackendMatmul(tessera::DType::kFloat16, 130, 70, 100, false);
   testBackendMatmul(tessera::DType::kFloat16, 64, 64, 64, true);
+  testQuant();
   testMissingBarrier();
   testDivergence();
 #if defined(__SANITIZE_ADDRESS__)
