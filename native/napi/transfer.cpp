@@ -13,7 +13,8 @@ namespace {
 
 // Bytes read on a stream thread, on their way back to the JS thread.
 struct ReadResult {
-  std::vector<uint8_t> bytes;
+  std::unique_ptr<uint8_t[]> bytes;  // uninitialized: copyToHost writes every byte
+  size_t size = 0;
   std::shared_ptr<const TesseraException> error;
 };
 
@@ -26,8 +27,9 @@ void enqueueRead(Runtime& rt, const StoragePtr& storage, size_t offset, size_t n
     auto result = std::make_unique<ReadResult>();
     if ((result->error = storage->error()) == nullptr) {
       try {
-        result->bytes.resize(n);
-        backend->copyToHost(result->bytes.data(), static_cast<const char*>(storage->data()) + offset, n);
+        result->bytes.reset(new uint8_t[n == 0 ? 1 : n]);
+        result->size = n;
+        backend->copyToHost(result->bytes.get(), static_cast<const char*>(storage->data()) + offset, n);
       } catch (const TesseraException& e) {
         result->error = std::make_shared<TesseraException>(e);
       } catch (const std::bad_alloc&) {
@@ -41,10 +43,10 @@ void enqueueRead(Runtime& rt, const StoragePtr& storage, size_t offset, size_t n
 
 // Hands the staged bytes to JS without another copy: the ArrayBuffer owns them.
 Napi::Value toArrayBuffer(Napi::Env env, ReadResult& r) {
-  if (r.bytes.empty()) return Napi::ArrayBuffer::New(env, 0);
-  auto* owned = new std::vector<uint8_t>(std::move(r.bytes));
-  return Napi::ArrayBuffer::New(env, owned->data(), owned->size(),
-                                [](Napi::Env, void*, std::vector<uint8_t>* bytes) { delete bytes; }, owned);
+  if (r.size == 0) return Napi::ArrayBuffer::New(env, 0);
+  const size_t size = r.size;
+  return Napi::ArrayBuffer::New(env, r.bytes.release(), size,
+                                [](Napi::Env, void* data) { delete[] static_cast<uint8_t*>(data); });
 }
 
 struct ByteRange {
@@ -180,7 +182,7 @@ Napi::Value copy(const Napi::CallbackInfo& info) {
     rt.submit(to, {}, {dst.storage}, [ready, dstData, n](Backend& b) {
       std::shared_ptr<ReadResult> r = ready.get();
       if (r->error) throw TesseraException(*r->error);
-      b.copyFromHost(dstData, r->bytes.data(), n);
+      b.copyFromHost(dstData, r->bytes.get(), n);
     });
     return env.Undefined();
   });
