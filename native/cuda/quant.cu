@@ -136,27 +136,7 @@ void launchQMatmul(const QMatmulParams& p, const LaunchContext& ctx, CachingAllo
                                           xGroupSum);
       checkLaunch("quantizeRowsKernel");
     }
-    if (gemv) {
-      QGemvArgs a;
-      a.w = w;
-      a.x = p.x.data;
-      a.xq = xq;
-      a.xScale = xScale;
-      a.xGroupSum = xGroupSum;
-      a.xqStride = kx;
-      a.bias = p.bias.data;
-      a.out = p.out.data;
-      a.M = M;
-      a.vectorLoads = vectorLoads;
-      const auto blocks = static_cast<unsigned>(ceilDiv(w.N, kGemvRowsPerBlock));
-      if (int8 && w.bits == 4) launchKernel<qgemvInt8Kernel<T, 4>>(blocks, kGemvThreads, 0, ctx.stream, a);
-      else if (int8) launchKernel<qgemvInt8Kernel<T, 8>>(blocks, kGemvThreads, 0, ctx.stream, a);
-      else if (w.bits == 4) launchKernel<qgemvKernel<T, 4>>(blocks, kGemvThreads, 0, ctx.stream, a);
-      else launchKernel<qgemvKernel<T, 8>>(blocks, kGemvThreads, 0, ctx.stream, a);
-      checkLaunch("qgemvKernel");
-      return;
-    }
-    QGemmArgs a;
+    QMatmulArgs a;
     a.w = w;
     a.x = p.x.data;
     a.xq = xq;
@@ -166,6 +146,16 @@ void launchQMatmul(const QMatmulParams& p, const LaunchContext& ctx, CachingAllo
     a.bias = p.bias.data;
     a.out = p.out.data;
     a.M = M;
+    a.vectorLoads = vectorLoads;
+    if (gemv) {
+      const auto blocks = static_cast<unsigned>(ceilDiv(w.N, kGemvRowsPerBlock));
+      if (int8 && w.bits == 4) launchKernel<qgemvInt8Kernel<T, 4>>(blocks, kGemvThreads, 0, ctx.stream, a);
+      else if (int8) launchKernel<qgemvInt8Kernel<T, 8>>(blocks, kGemvThreads, 0, ctx.stream, a);
+      else if (w.bits == 4) launchKernel<qgemvKernel<T, 4>>(blocks, kGemvThreads, 0, ctx.stream, a);
+      else launchKernel<qgemvKernel<T, 8>>(blocks, kGemvThreads, 0, ctx.stream, a);
+      checkLaunch("qgemvKernel");
+      return;
+    }
     if (int8 && w.bits == 4) {
       launchKernel<qgemmInt8Kernel<T, 4>>(gemmGrid, kMmaThreadsQ, 0, ctx.stream, a);
     } else if (int8) {

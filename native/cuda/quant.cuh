@@ -185,7 +185,8 @@ constexpr int kChunkBytes = 16;
 // (sm_80: then 4 bytes spill in the int4 kernel, none elsewhere).
 constexpr int kGemvMinBlocks = 4;
 
-struct QGemvArgs {
+// Arguments of every qmatmul kernel (GEMV and GEMM alike).
+struct QMatmulArgs {
   QuantWeightArgs w;
   const void* x = nullptr;     // [M, K] (kFloat)
   const int8_t* xq = nullptr;  // [M, Kx] (kInt8), zero past K
@@ -195,12 +196,12 @@ struct QGemvArgs {
   const void* bias = nullptr;  // [N] or null
   void* out = nullptr;         // [M, N]
   int M = 0;
-  bool vectorLoads = false;    // codes 16-byte aligned and rowBytes % 16 == 0
+  bool vectorLoads = false;    // GEMV: codes 16-byte aligned and rowBytes % 16 == 0
 };
 
 // The chunk's 16 bytes as four words; bytes past the row read as 0 (their codes
 // are past K and skipped, or padding).
-__device__ __forceinline__ void loadChunk(uint32_t (&words)[4], const QGemvArgs& a, const uint8_t* row, int64_t byte) {
+__device__ __forceinline__ void loadChunk(uint32_t (&words)[4], const QMatmulArgs& a, const uint8_t* row, int64_t byte) {
   if (a.vectorLoads) {
     // Streamed once: the default caching is fine, no reuse to protect (a
     // ld.global.nc.L1::no_allocate variant would be the next thing to try on a GPU).
@@ -221,7 +222,7 @@ __device__ __forceinline__ void loadChunk(uint32_t (&words)[4], const QGemvArgs&
 // Sums the block's per-thread partials acc[m][r] into out[m][n0 + r] (· rowScale[m]
 // when given, + bias), m < M, n0 + r < N.
 template <typename T>
-__device__ __forceinline__ void finishGemvRows(float (&acc)[kGemvMaxRows][kGemvRowsPerBlock], const QGemvArgs& a,
+__device__ __forceinline__ void finishGemvRows(float (&acc)[kGemvMaxRows][kGemvRowsPerBlock], const QMatmulArgs& a,
                                               int n0, const float* rowScale) {
   __shared__ float partial[kGemvWarps][kGemvMaxRows][kGemvRowsPerBlock];
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
@@ -246,7 +247,7 @@ __device__ __forceinline__ void finishGemvRows(float (&acc)[kGemvMaxRows][kGemvR
 }
 
 template <typename T, int kBits>
-__global__ void __launch_bounds__(kGemvThreads, kGemvMinBlocks) qgemvKernel(QGemvArgs a) {
+__global__ void __launch_bounds__(kGemvThreads, kGemvMinBlocks) qgemvKernel(QMatmulArgs a) {
   constexpr int kCodes = kChunkBytes * 8 / kBits;
   const QuantWeightArgs& w = a.w;
   const int n0 = blockIdx.x * kGemvRowsPerBlock;
@@ -307,7 +308,7 @@ __global__ void __launch_bounds__(kGemvThreads, kGemvMinBlocks) qgemvKernel(QGem
 // few xor-shuffles finish its sum; per channel (G = 1) the whole row is one
 // group and its int32 sum is reduced over the block.
 template <typename T, int kBits>
-__global__ void __launch_bounds__(kGemvThreads, kGemvMinBlocks) qgemvInt8Kernel(QGemvArgs a) {
+__global__ void __launch_bounds__(kGemvThreads, kGemvMinBlocks) qgemvInt8Kernel(QMatmulArgs a) {
   constexpr int kCodes = kChunkBytes * 8 / kBits, kOffset = kBits == 8 ? 128 : 0;
   constexpr int kRows = kGemvRowsPerBlock;
   const int n0 = blockIdx.x * kRows, lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
@@ -444,23 +445,11 @@ __global__ void quantizeRowsKernel(const T* x, int K, int groupSize, int groups,
 
 constexpr int kGemmTile = 64, kGemmBlockK = 32, kGemmThreads = 256, kMmaThreadsQ = 128;
 
-struct QGemmArgs {
-  QuantWeightArgs w;
-  const void* x = nullptr;            // [M, K] (kFloat)
-  const int8_t* xq = nullptr;         // [M, Kx] (kInt8)
-  const float* xScale = nullptr;      // [M]
-  const int32_t* xGroupSum = nullptr; // [M, G]
-  int64_t xqStride = 0;
-  const void* bias = nullptr;
-  void* out = nullptr;
-  int M = 0;
-};
-
 // Float activations: a 64×64 tile of out per block, 4×4 outputs a thread. Both
 // operand tiles go to shared memory k-major as fp32 so the inner loop is the
 // plain outer-product SGEMM; the weight tile is dequantized on its way in.
 template <typename T>
-__global__ void qgemmKernel(QGemmArgs a) {
+__global__ void qgemmKernel(QMatmulArgs a) {
   __shared__ float xs[kGemmBlockK][kGemmTile + 4];
   __shared__ float ws[kGemmBlockK][kGemmTile + 4];
   const QuantWeightArgs& w = a.w;
@@ -510,7 +499,7 @@ __global__ void qgemmKernel(QGemmArgs a) {
 // contiguous (x row-major, the weights n-major as the "col" B operand), and the
 // +8 padding puts the 8 rows × 4 pairs of one load in 32 different banks.
 template <typename T>
-__global__ void qgemmMmaKernel(QGemmArgs a) {
+__global__ void qgemmMmaKernel(QMatmulArgs a) {
   __shared__ __align__(16) uint16_t xs[kGemmTile][kGemmBlockK + 8];
   __shared__ __align__(16) uint16_t bs[kGemmTile][kGemmBlockK + 8];  // [n][k]
   const QuantWeightArgs& w = a.w;
@@ -574,7 +563,7 @@ __global__ void qgemmMmaKernel(QGemmArgs a) {
 //   f[m][n] += s_{n,g} · (Σ_{k∈g} xq·b + (o - z_{n,g})·Σ_{k∈g} xq)
 // and y = s_x[m]·f + bias.
 template <typename T, int kBits>
-__global__ void qgemmInt8Kernel(QGemmArgs a) {
+__global__ void qgemmInt8Kernel(QMatmulArgs a) {
   constexpr int kOffset = kBits == 8 ? 128 : 0;
   // +16 bytes a row: rows stay 16-byte aligned while consecutive rows shift banks.
   __shared__ __align__(16) int8_t xs[kGemmTile][kGemmBlockK + 16];
