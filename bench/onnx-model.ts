@@ -281,3 +281,36 @@ class ProtoWriter {
     this.buf = grown;
   }
 }
+
+/** MatMulNBits weights in onnxruntime's packed layout (what QuantizedTensor.toMatMulNBits gives). */
+export interface MatMulNBitsInitializers {
+  B: Uint8Array;
+  scales: Float32Array | Uint16Array;
+  zeroPoints?: Uint8Array;
+  K: number;
+  N: number;
+  blockSize: number;
+}
+
+/**
+ * A one-node com.microsoft MatMulNBits model (4-bit) computing Y [M, N] = A [M, K] · Wᵀ
+ * with the weights as initializers. fp16 scales travel as FLOAT16 bit patterns.
+ */
+export function buildMatMulNBitsModel(w: MatMulNBitsInitializers, M: number, accuracyLevel = 0): Uint8Array {
+  const G = Math.ceil(w.K / w.blockSize);
+  const initializers: Initializer[] = [
+    { name: 'B', elemType: ElemType.UINT8, dims: [w.N, G, w.blockSize / 2], data: w.B },
+    { name: 'scales', elemType: w.scales instanceof Uint16Array ? ElemType.FLOAT16 : ElemType.FLOAT, dims: [w.N * G], data: w.scales },
+  ];
+  if (w.zeroPoints) initializers.push({ name: 'zero_points', elemType: ElemType.UINT8, dims: [w.zeroPoints.length], data: w.zeroPoints });
+  return buildSingleNodeModel({
+    opType: 'MatMulNBits', domain: 'com.microsoft', opsetVersion: 1,
+    inputs: [{ name: 'A', elemType: ElemType.FLOAT, shape: [M, w.K] }],
+    outputs: [{ name: 'Y', elemType: ElemType.FLOAT, shape: [M, w.N] }],
+    attributes: {
+      K: attr.int(w.K), N: attr.int(w.N), bits: attr.int(4), block_size: attr.int(w.blockSize),
+      accuracy_level: attr.int(accuracyLevel),
+    },
+    initializers,
+  });
+}

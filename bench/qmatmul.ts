@@ -12,7 +12,7 @@
 import * as ort from 'onnxruntime-node';
 import * as tessera from '../dist/index.js';
 import { measure, measurePair, progress, report, type Row } from './harness.js';
-import { attr, buildSingleNodeModel, ElemType } from './onnx-model.js';
+import { buildMatMulNBitsModel, buildSingleNodeModel, ElemType } from './onnx-model.js';
 
 const LAYERS = 16;
 const K = 4096;
@@ -29,20 +29,7 @@ function sessionOptions(): ort.InferenceSession.SessionOptions {
 }
 
 async function matMulNBitsSession(q: tessera.QuantizedTensor, M: number, accuracyLevel: number): Promise<ort.InferenceSession> {
-  const w = q.toMatMulNBits();
-  const G = Math.ceil(K / w.blockSize);
-  const initializers = [
-    { name: 'B', elemType: ElemType.UINT8, dims: [N, G, w.blockSize / 2], data: w.B },
-    { name: 'scales', elemType: ElemType.FLOAT, dims: [N * G], data: w.scales as Float32Array },
-  ];
-  if (w.zeroPoints) initializers.push({ name: 'zero_points', elemType: ElemType.UINT8, dims: [w.zeroPoints.length], data: w.zeroPoints });
-  const model = buildSingleNodeModel({
-    opType: 'MatMulNBits', domain: 'com.microsoft', opsetVersion: 1,
-    inputs: [{ name: 'A', elemType: ElemType.FLOAT, shape: [M, K] }],
-    outputs: [{ name: 'Y', elemType: ElemType.FLOAT, shape: [M, N] }],
-    attributes: { K: attr.int(K), N: attr.int(N), bits: attr.int(4), block_size: attr.int(w.blockSize), accuracy_level: attr.int(accuracyLevel) },
-    initializers,
-  });
+  const model = buildMatMulNBitsModel(q.toMatMulNBits(), M, accuracyLevel);
   return ort.InferenceSession.create(model, sessionOptions());
 }
 

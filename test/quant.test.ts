@@ -304,23 +304,12 @@ describe('MatMulNBits interop (cpu)', () => {
     const ours = (await tessera.qmatmul(x, back).data()) as Float32Array;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
-    const { buildSingleNodeModel, ElemType, attr } = await import('../bench/onnx-model.js');
-    const G = Math.ceil(K / blockSize);
-    const initializers = [
-      { name: 'B', elemType: ElemType.UINT8, dims: [N, G, blockSize / 2], data: packed.B },
-      { name: 'scales', elemType: ElemType.FLOAT, dims: [N * G], data: packed.scales as Float32Array },
-    ];
-    if (packed.zeroPoints) initializers.push({ name: 'zero_points', elemType: ElemType.UINT8, dims: [packed.zeroPoints.length], data: packed.zeroPoints });
-    const model = buildSingleNodeModel({
-      opType: 'MatMulNBits', domain: 'com.microsoft', opsetVersion: 1,
-      inputs: [{ name: 'A', elemType: ElemType.FLOAT, shape: [M, K] }],
-      outputs: [{ name: 'Y', elemType: ElemType.FLOAT, shape: [M, N] }],
-      attributes: { K: attr.int(K), N: attr.int(N), bits: attr.int(4), block_size: attr.int(blockSize), accuracy_level: attr.int(0) },
-      initializers,
-    });
+    const { buildMatMulNBitsModel } = await import('../bench/onnx-model.js');
+    const model = buildMatMulNBitsModel(packed, M, 0);
     const session = await ort.InferenceSession.create(model);
     const result = await session.run({ A: new ort.Tensor('float32', (await x.data()) as Float32Array, [M, K]) });
     const theirs = result.Y!.data as Float32Array;
+    const G = Math.ceil(K / blockSize);
     const exact = quant.linear(Float64Array.from((await x.data()) as Float32Array), Float64Array.from((await tessera.dequantize(back).data()) as Float32Array), null, M, N, K);
     for (let i = 0; i < M * N; ++i) {
       // Both are fp32 products of the same dequantized weights: each within
