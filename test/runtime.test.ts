@@ -26,20 +26,6 @@ describe('execution model', () => {
     for (const t of [a, b, c]) t.dispose();
   });
 
-  test('ops return before their kernel has run', () => {
-    const a = tessera.randn([1024, 1024], { seed: 3 });
-    const start = process.hrtime.bigint();
-    const c = tessera.matmul(a, a);
-    const enqueueNs = Number(process.hrtime.bigint() - start);
-    const runStart = process.hrtime.bigint();
-    c.dataSync();
-    const totalNs = Number(process.hrtime.bigint() - runStart) + enqueueNs;
-    // Not a timing assertion on speed: the enqueue is a small part of the total.
-    expect(enqueueNs).toBeLessThan(totalNs);
-    a.dispose();
-    c.dispose();
-  });
-
   test('disposing inputs right after an op is safe: the queued kernel keeps them alive', async () => {
     const a = tessera.tensor([[1, 2], [3, 4]]);
     const b = tessera.tensor([[5, 6], [7, 8]]);

@@ -55,12 +55,15 @@ export function output(like: Tensor, shape: readonly number[], dtype: DType = li
   return Tensor.allocate(like.deviceSpec, dtype, shape);
 }
 
-/** Runs fn on a contiguous version of t, disposing the temporary copy after queuing. */
-export function withContiguous<R>(t: Tensor, fn: (dense: Tensor) => R): R {
-  const dense = t.contiguous();
+/**
+ * Runs fn on a contiguous version of t (undefined stays undefined), disposing the
+ * temporary reference once the kernel is queued.
+ */
+export function withContiguous<T extends Tensor | undefined, R>(t: T, fn: (dense: T) => R): R {
+  const dense = t?.contiguous() as T;
   try {
     return fn(dense);
   } finally {
-    dense.dispose();
+    dense?.dispose();
   }
 }

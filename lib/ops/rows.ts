@@ -60,18 +60,13 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, option
   const { rows, cols } = rowsOf(t, 'x');
   checkWeight(w, cols, 'weight');
   if (b) checkWeight(b, cols, 'bias');
-  return withContiguous(t, (dense) => withContiguous(w, (wd) => {
-    const bd = b?.contiguous();
-    try {
-      const out = output(dense, dense.shape);
-      if (rows > 0 && cols > 0) {
-        native.norm(NormOpId.layer, dense.view('x'), wd.view('weight'), bd ? bd.view('bias') : null, out.view('out'), rows, cols, eps);
-      }
-      return out;
-    } finally {
-      bd?.dispose();
+  return withContiguous(t, (dense) => withContiguous(w, (wd) => withContiguous(b, (bd) => {
+    const out = output(dense, dense.shape);
+    if (rows > 0 && cols > 0) {
+      native.norm(NormOpId.layer, dense.view('x'), wd.view('weight'), bd ? bd.view('bias') : null, out.view('out'), rows, cols, eps);
     }
-  }));
+    return out;
+  })));
 }
 
 export interface ReduceOptions {

@@ -50,13 +50,8 @@ export function qmatmul(x: Tensor, q: QuantizedTensor, options?: QMatmulOptions)
   const M = numelOf(input.shape) / q.K;
   const out = output(input, [...input.shape.slice(0, -1), q.N]);
   if (M === 0) return out;
-  withContiguous(input, (dense) => {
-    const denseBias = bias?.contiguous();
-    try {
-      native.qmatmul(dense.view('x'), nq, denseBias ? denseBias.view('options.bias') : null, out.view('out'), M, QuantActivationsId[activations]);
-    } finally {
-      denseBias?.dispose();
-    }
-  });
+  withContiguous(input, (dense) => withContiguous(bias, (denseBias) => {
+    native.qmatmul(dense.view('x'), nq, denseBias ? denseBias.view('options.bias') : null, out.view('out'), M, QuantActivationsId[activations]);
+  }));
   return out;
 }
