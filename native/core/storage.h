@@ -38,6 +38,11 @@ class Storage {
   size_t bytes() const { return bytes_; }
   Device device() const { return backend_->device(); }
 
+  // Whether any stream task has been queued on this storage. Until then nothing
+  // else can be reading or writing it, so host memory may be filled directly.
+  void markQueued() { queued_.store(true, std::memory_order_relaxed); }
+  bool queued() const { return queued_.load(std::memory_order_relaxed); }
+
   // A kernel that failed poisons its outputs; ops reading a poisoned storage
   // pass the error on, and reading it rejects with the original error.
   void setError(std::shared_ptr<const TesseraException> error) {
@@ -54,6 +59,7 @@ class Storage {
   std::shared_ptr<ExternalMemoryAccount> account_;
   size_t bytes_;
   void* data_ = nullptr;
+  std::atomic<bool> queued_{false};
   mutable std::mutex errorMutex_;
   std::shared_ptr<const TesseraException> error_;
 };

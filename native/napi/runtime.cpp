@@ -63,6 +63,8 @@ void Runtime::submit(const Device& d, std::vector<StoragePtr> inputs, std::vecto
                      std::function<void(Backend&)> body) {
   DeviceContext& ctx = device(d);
   Backend* backend = ctx.backend.get();
+  for (const auto& in : inputs) in->markQueued();
+  for (const auto& out : outputs) out->markQueued();
   ctx.stream->enqueue([backend, inputs = std::move(inputs), outputs = std::move(outputs),
                        body = std::move(body)]() {
     std::shared_ptr<const TesseraException> error;

@@ -23,6 +23,7 @@ void enqueueRead(Runtime& rt, const StoragePtr& storage, size_t offset, size_t n
                  std::function<void(std::unique_ptr<ReadResult>)> done) {
   DeviceContext& ctx = rt.device(storage->device());
   Backend* backend = ctx.backend.get();
+  storage->markQueued();
   ctx.stream->enqueue([backend, storage, offset, n, done = std::move(done)]() {
     auto result = std::make_unique<ReadResult>();
     if ((result->error = storage->error()) == nullptr) {
@@ -95,10 +96,13 @@ Napi::Value upload(const Napi::CallbackInfo& info) {
     if (offset < 0 || static_cast<uint64_t>(offset) + n > storage->bytes()) {
       throwJs(env, ErrorCode::kInternal, "tessera internal error: upload outside the storage");
     }
-    auto staging = std::make_shared<std::vector<uint8_t>>(n);
-    if (n > 0) {
-      std::memcpy(staging->data(), static_cast<uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset(), n);
+    const uint8_t* source = static_cast<uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset();
+    // A fresh CPU storage (tensor creation) is filled in place: one copy, no task.
+    if (storage->device().kind == DeviceKind::kCpu && !storage->queued()) {
+      if (n > 0) std::memcpy(static_cast<char*>(storage->data()) + offset, source, n);
+      return env.Undefined();
     }
+    auto staging = std::make_shared<std::vector<uint8_t>>(source, source + n);
     Runtime::get(env).submit(storage->device(), {}, {storage}, [storage, offset, staging](Backend& b) {
       b.copyFromHost(static_cast<char*>(storage->data()) + offset, staging->data(), staging->size());
     });
