@@ -21,6 +21,7 @@
         "native/cpu/kernels_generic.cpp",
         "native/napi/addon.cpp",
         "native/napi/args.cpp",
+        "native/napi/attention_ops.cpp",
         "native/napi/info.cpp",
         "native/napi/ops.cpp",
         "native/napi/runtime.cpp",

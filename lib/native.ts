@@ -54,7 +54,10 @@ export const RandomDistId = { uniform: 0, normal: 1 } as const;
 export const OpKindId = {
   fill: 0, random: 1, copy: 2, binary: 3, unary: 4, matmul: 5, softmax: 6, norm: 7, reduce: 8,
   quantize: 9, dequantize: 10, qmatmul: 11,
+  attention: 12, attentionBackward: 13, rope: 14, linearAttention: 15, linearAttentionBackward: 16,
 } as const;
+export const RopeLayoutId = { half: 0, interleaved: 1 } as const;
+export const FeatureMapId = { elu: 0, relu: 1, favor: 2 } as const;
 export const QuantActivationsId = { float: 0, int8: 1 } as const;
 
 /** A quantized weight as native code sees it (layout: native/core/op_params.h). */
@@ -69,6 +72,80 @@ export interface NativeQuantized {
   zeroPoints: NativeView | null;
 }
 export type OpKind = keyof typeof OpKindId;
+
+/** attention / attentionBackward arguments (native/napi/attention_ops.cpp, op_params.h). */
+export interface NativeAttentionArgs {
+  q: NativeView;
+  k: NativeView;
+  v: NativeView;
+  /** The output (forward), or the forward's output (backward). */
+  out: NativeView;
+  /** fp32 [B, Hq, Lq]; required by the backward. */
+  lse: NativeView | null;
+  batch: number;
+  qHeads: number;
+  kvHeads: number;
+  qLen: number;
+  kvLen: number;
+  headDim: number;
+  scale: number;
+  /** 0 = off. */
+  softcap: number;
+  /** fp32 [Hq]. */
+  alibi: NativeView | null;
+  causal: boolean;
+  /** [left, right], Infinity for an unbounded side. */
+  window: [number, number] | null;
+  /** int32 [Lk + 1]: global positions below each key. */
+  globalPrefix: NativeView | null;
+  /** uint8 [blockRows, blockCols]. */
+  blockMask: NativeView | null;
+  blockSize: number;
+  blockRows: number;
+  blockCols: number;
+  /** int32 [B]: keys appended per sequence (KV cache). */
+  kvLengths: NativeView | null;
+  kvRing: boolean;
+}
+
+export interface NativeRopeArgs {
+  batch: number;
+  heads: number;
+  len: number;
+  headDim: number;
+  layout: number;
+  base: number;
+  positionScale: number;
+  /** int32 [L] (positionsBatchStride 0) or [B, L] (stride L). */
+  positions: NativeView | null;
+  positionsBatchStride: number;
+  offset: number;
+}
+
+/** linearAttention / linearAttentionBackward arguments (op_params.h). */
+export interface NativeLinearAttentionArgs {
+  q: NativeView;
+  k: NativeView;
+  v: NativeView;
+  /** Forward only. */
+  out: NativeView | null;
+  batch: number;
+  qHeads: number;
+  kvHeads: number;
+  len: number;
+  keyDim: number;
+  valueDim: number;
+  featureMap: number;
+  /** fp32 [F, Dk] for FAVOR+. */
+  favorW: NativeView | null;
+  features: number;
+  causal: boolean;
+  eps: number;
+  /** fp32 [B, Hkv, F, Dv], [B, Hkv, F], [B, Hkv]: updated in place. Forward only. */
+  stateS: NativeView | null;
+  stateZ: NativeView | null;
+  stateMax: NativeView | null;
+}
 
 export interface NativeAddon {
   StorageHandle: new () => StorageHandle;
@@ -95,6 +172,11 @@ export interface NativeAddon {
   quantize(w: NativeView, q: NativeQuantized): void;
   dequantize(q: NativeQuantized, out: NativeView): void;
   qmatmul(x: NativeView, q: NativeQuantized, bias: NativeView | null, out: NativeView, M: number, activations: number): void;
+  attention(args: NativeAttentionArgs): void;
+  attentionBackward(args: NativeAttentionArgs, dout: NativeView, dq: NativeView, dk: NativeView, dv: NativeView): void;
+  rope(x: NativeView, out: NativeView, args: NativeRopeArgs): void;
+  linearAttention(args: NativeLinearAttentionArgs): void;
+  linearAttentionBackward(args: NativeLinearAttentionArgs, dout: NativeView, dq: NativeView, dk: NativeView, dv: NativeView): void;
 }
 
 function load(): NativeAddon {

@@ -13,6 +13,7 @@ namespace tessera {
 enum class OpKind : int32_t {
   kFill, kRandom, kCopy, kBinary, kUnary, kMatmul, kSoftmax, kNorm, kReduce,
   kQuantize, kDequantize, kQMatmul,
+  kAttention, kAttentionBackward, kRope, kLinearAttention, kLinearAttentionBackward,
 };
 
 class Backend {
@@ -47,6 +48,13 @@ class Backend {
   virtual void quantize(const QuantizeParams& p) = 0;
   virtual void dequantize(const DequantizeParams& p) = 0;
   virtual void qmatmul(const QMatmulParams& p) = 0;
+
+  // Attention (op_params.h, core/attention_mask.h) and linear attention.
+  virtual void attention(const AttentionParams& p) = 0;
+  virtual void attentionBackward(const AttentionBackwardParams& p) = 0;
+  virtual void rope(const RopeParams& p) = 0;
+  virtual void linearAttention(const LinearAttentionParams& p) = 0;
+  virtual void linearAttentionBackward(const LinearAttentionBackwardParams& p) = 0;
 };
 
 }  // namespace tessera

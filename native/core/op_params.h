@@ -141,4 +141,124 @@ struct QMatmulParams {
   QuantActivations activations = QuantActivations::kFloat;
 };
 
+
+// ---------------------------------------------------------------------------
+// Attention, layout [B, H, L, D] (PyTorch SDPA's). Shape letters: B batch, Hq query
+// heads, Hkv key/value heads (Hq % Hkv == 0; query head h reads kv head
+// h / (Hq / Hkv)), Lq queries, Lk keys, D head dim. The scoring and visibility rule
+// (DESIGN.md, Public API, Attention) is implemented once, in core/attention_mask.h,
+// and every kernel calls it.
+
+// Which keys a query sees. Every part is optional and they combine (AND, except that
+// global tokens widen the window).
+struct AttentionMask {
+  bool causal = false;
+  // Query i' = i + Lk − Lq sees key j when i' − windowLeft ≤ j ≤ i' + windowRight.
+  // kUnboundedWindow for an open side.
+  bool hasWindow = false;
+  int64_t windowLeft = 0, windowRight = 0;
+  // Longformer global tokens as a prefix count over key positions: globalPrefix[j]
+  // = how many global positions are < j, so [Lk + 1] int32 and "j is global" is
+  // globalPrefix[j + 1] − globalPrefix[j]. null when there are none.
+  const int32_t* globalPrefix = nullptr;
+  // Block-sparse layout, row-major uint8 [blockRows, blockCols] (rows by the query's
+  // own index i, columns by key j), 0 = the whole block is hidden. null when none.
+  const uint8_t* blockMask = nullptr;
+  int64_t blockSize = 0, blockRows = 0, blockCols = 0;
+};
+
+constexpr int64_t kUnboundedWindow = int64_t{1} << 40;
+
+// out = softmax over visible keys of the scores, times V; lse = log Σ exp(score)
+// over visible keys (natural log, the final scores including scale, softcap and
+// ALiBi). A query row with no visible key gets out = 0 and lse = −∞.
+//   score = scale · q·k;  softcap > 0: score = softcap · tanh(score / softcap);
+//   alibiSlopes: score −= slope[h] · |i' − j|.
+// All arithmetic in fp32 whatever the input dtype.
+struct AttentionParams {
+  // q [B, Hq, Lq, D], k and v [B, Hkv, Lk, D], one floating dtype. Any strides on
+  // the first three axes (a KV cache is a strided view); D has stride 1.
+  TensorView q, k, v;
+  TensorView out;  // [B, Hq, Lq, D], contiguous, q's dtype
+  TensorView lse;  // [B, Hq, Lq], contiguous fp32; data null when not wanted
+  int64_t batch = 0, qHeads = 0, kvHeads = 0, qLen = 0, kvLen = 0, headDim = 0;
+  float scale = 1.0f;
+  float softcap = 0.0f;                // 0 = off
+  const float* alibiSlopes = nullptr;  // [Hq] fp32, on the device; null = no ALiBi
+  AttentionMask mask;
+  // KV cache (KVCache.attend), with causal / window / ALiBi / softcap only (no
+  // global tokens or block mask). kvLengths[b] = keys appended to sequence b so far
+  // (device int32 [B]); then sequence b sees n_b = min(kvLengths[b], Lk) keys and
+  // its query i is at i' = i + n_b − Lq. Without kvRing, logical key j is row j;
+  // with kvRing the cache is a ring of Lk slots and logical key j (absolute
+  // position kvLengths[b] − n_b + j) is row (kvLengths[b] − n_b + j) % Lk.
+  const int32_t* kvLengths = nullptr;
+  bool kvRing = false;
+};
+
+// Gradients of attention (FlashAttention-2 style: probabilities recomputed from
+// the saved lse; rows with no visible key get zero gradient). fwd.out and fwd.lse
+// are the forward's (lse required); kvLengths / kvRing are not used.
+struct AttentionBackwardParams {
+  AttentionParams fwd;
+  TensorView dout;        // [B, Hq, Lq, D] contiguous, q's dtype
+  TensorView dq, dk, dv;  // contiguous, q's dtype: dq like q, dk and dv [B, Hkv, Lk, D]
+};
+
+// Rotary position embedding on x [B, H, L, D] (contiguous) into out (same shape).
+// Pairs: kHalf (x[i], x[i + D/2]) as GPT-NeoX / Llama; kInterleaved (x[2i], x[2i+1])
+// as GPT-J / RoFormer. Pair i at position p turns by θ = p · positionScale ·
+// base^(−2i / D) (angle in fp64; NTK scaling is folded into base by lib/, linear
+// scaling is positionScale = 1 / factor):
+//   (a, b) → (a cos θ − b sin θ, a sin θ + b cos θ).
+enum class RopeLayout : int32_t { kHalf = 0, kInterleaved = 1 };
+struct RopeParams {
+  TensorView x, out;
+  int64_t batch = 0, heads = 0, len = 0, headDim = 0;
+  RopeLayout layout = RopeLayout::kHalf;
+  double base = 10000.0;
+  double positionScale = 1.0;
+  // Position of token l of sequence b: positions[b · positionsBatchStride + l]
+  // (device int32; stride 0 when all sequences share them), or offset + l when null.
+  const int32_t* positions = nullptr;
+  int64_t positionsBatchStride = 0;
+  int64_t offset = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Linear attention (Katharopoulos et al. 2020; FAVOR+, Choromanski et al. 2021).
+// q, k [B, H, L, Dk] (k, v may have Hkv heads, GQA as attention), v [B, Hkv, L, Dv];
+// φ the feature map, F its output width (Dk for elu/relu, numFeatures for FAVOR+):
+//   non-causal: out_i = φ(q_i)ᵀ S / (φ(q_i)ᵀ z + eps), S = Σ_j φ(k_j) v_jᵀ, z = Σ_j φ(k_j)
+//   causal:     the same with S_i, z_i summed over j ≤ i.
+// S and z are fp32 whatever the input dtype.
+enum class FeatureMap : int32_t { kElu = 0, kRelu = 1, kFavor = 2 };
+struct LinearAttentionParams {
+  TensorView q, k, v;  // contiguous, one floating dtype
+  TensorView out;      // [B, Hq, L, Dv] contiguous
+  int64_t batch = 0, qHeads = 0, kvHeads = 0, len = 0, keyDim = 0, valueDim = 0;
+  FeatureMap featureMap = FeatureMap::kElu;
+  // FAVOR+: W [F, Dk] fp32 on the device (rows already include any norm scaling);
+  // φ(x) = exp(W x' − ‖x'‖²/2 − c) / √F with x' = x · Dk^(−1/4).
+  const float* favorW = nullptr;
+  int64_t features = 0;  // F
+  bool causal = false;
+  float eps = 1e-6f;
+  // Recurrent state (LinearAttentionState), fp32 on the device: S [B, Hkv, F, Dv]
+  // and z [B, Hkv, F]. When non-null the op starts from them (causal) and writes the
+  // state after the last token back. For FAVOR+ keys the state carries its own
+  // stabilizer: stateMax [B, Hkv] holds the c the stored S and z are scaled by.
+  float* stateS = nullptr;
+  float* stateZ = nullptr;
+  float* stateMax = nullptr;
+};
+
+// Gradients of linear attention (forward scan + reverse scan, O(F·Dv) extra memory
+// per head); dq, dk, dv contiguous in q's dtype, dk and dv with Hkv heads.
+struct LinearAttentionBackwardParams {
+  LinearAttentionParams fwd;
+  TensorView dout;  // [B, Hq, L, Dv]
+  TensorView dq, dk, dv;
+};
+
 }  // namespace tessera

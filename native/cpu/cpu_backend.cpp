@@ -58,6 +58,13 @@ class CpuBackend final : public Backend {
   void quantize(const QuantizeParams& p) override { kernels_.quantize(p, pool_); }
   void dequantize(const DequantizeParams& p) override { kernels_.dequantize(p, pool_); }
   void qmatmul(const QMatmulParams& p) override { kernels_.qmatmul(p, pool_); }
+  void attention(const AttentionParams& p) override { kernels_.attention(p, pool_); }
+  void attentionBackward(const AttentionBackwardParams& p) override { kernels_.attentionBackward(p, pool_); }
+  void rope(const RopeParams& p) override { kernels_.rope(p, pool_); }
+  void linearAttention(const LinearAttentionParams& p) override { kernels_.linearAttention(p, pool_); }
+  void linearAttentionBackward(const LinearAttentionBackwardParams& p) override {
+    kernels_.linearAttentionBackward(p, pool_);
+  }
 
  private:
   ThreadPool pool_;

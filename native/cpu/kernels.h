@@ -23,6 +23,11 @@ struct KernelTable {
   void (*quantize)(const QuantizeParams&, ThreadPool&);
   void (*dequantize)(const DequantizeParams&, ThreadPool&);
   void (*qmatmul)(const QMatmulParams&, ThreadPool&);
+  void (*attention)(const AttentionParams&, ThreadPool&);
+  void (*attentionBackward)(const AttentionBackwardParams&, ThreadPool&);
+  void (*rope)(const RopeParams&, ThreadPool&);
+  void (*linearAttention)(const LinearAttentionParams&, ThreadPool&);
+  void (*linearAttentionBackward)(const LinearAttentionBackwardParams&, ThreadPool&);
 };
 
 namespace generic { extern const KernelTable kTable; }

@@ -50,4 +50,18 @@ class CachingAllocator {
   std::map<size_t, std::vector<void*>> free_;   // cached: rounded size -> blocks
 };
 
+// A launcher's scratch block (none for 0 bytes), given back when the launcher
+// returns: safe at once, since the single stream orders any reuse after the
+// kernels that read it.
+struct Workspace {
+  CachingAllocator& allocator;
+  void* ptr;
+  Workspace(CachingAllocator& a, size_t bytes) : allocator(a), ptr(bytes ? a.allocate(bytes) : nullptr) {}
+  ~Workspace() { allocator.deallocate(ptr); }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  template <typename T>
+  T* as() const { return static_cast<T*>(ptr); }
+};
+
 }  // namespace tessera::TESSERA_CUDA_NS

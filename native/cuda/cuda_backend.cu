@@ -88,6 +88,20 @@ class CudaBackend final : public Backend {
   void quantize(const QuantizeParams& p) override { activate(); launchQuantize(p, context_); }
   void dequantize(const DequantizeParams& p) override { activate(); launchDequantize(p, context_); }
   void qmatmul(const QMatmulParams& p) override { activate(); launchQMatmul(p, context_, allocator_); }
+  void attention(const AttentionParams& p) override { activate(); launchAttention(p, context_, allocator_); }
+  void attentionBackward(const AttentionBackwardParams& p) override {
+    activate();
+    launchAttentionBackward(p, context_, allocator_);
+  }
+  void rope(const RopeParams& p) override { activate(); launchRope(p, context_); }
+  void linearAttention(const LinearAttentionParams& p) override {
+    activate();
+    launchLinearAttention(p, context_, allocator_);
+  }
+  void linearAttentionBackward(const LinearAttentionBackwardParams& p) override {
+    activate();
+    launchLinearAttentionBackward(p, context_, allocator_);
+  }
 
  private:
   void activate() const { checkCuda(cudaSetDevice(index_), "cudaSetDevice"); }

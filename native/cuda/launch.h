@@ -140,5 +140,14 @@ void launchDequantize(const DequantizeParams& p, const LaunchContext& ctx);
 // kInt8 activations need a workspace (the int8 copy of x), taken from and
 // returned to `allocator` (safe to free at once: the backend has one stream).
 void launchQMatmul(const QMatmulParams& p, const LaunchContext& ctx, CachingAllocator& allocator);
+// Attention (attention.cu, attention_backward.cu, rope.cu) and linear attention
+// (linear_attention.cu). Workspaces (split-KV partials, fp32 gradient
+// accumulators, chunk states) come from `allocator`.
+void launchAttention(const AttentionParams& p, const LaunchContext& ctx, CachingAllocator& allocator);
+void launchAttentionBackward(const AttentionBackwardParams& p, const LaunchContext& ctx, CachingAllocator& allocator);
+void launchRope(const RopeParams& p, const LaunchContext& ctx);
+void launchLinearAttention(const LinearAttentionParams& p, const LaunchContext& ctx, CachingAllocator& allocator);
+void launchLinearAttentionBackward(const LinearAttentionBackwardParams& p, const LaunchContext& ctx,
+                                   CachingAllocator& allocator);
 
 }  // namespace tessera::TESSERA_CUDA_NS

@@ -42,16 +42,6 @@ QuantWeightArgs weightArgs(const QuantizedWeight& q, const char* op) {
   return w;
 }
 
-// Frees a workspace block (none for 0 bytes) when the launcher returns; the
-// single stream orders its reuse after the kernels that read it.
-struct Workspace {
-  CachingAllocator& allocator;
-  void* ptr;
-  Workspace(CachingAllocator& a, size_t bytes) : allocator(a), ptr(bytes ? a.allocate(bytes) : nullptr) {}
-  ~Workspace() { allocator.deallocate(ptr); }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-};
 
 }  // namespace
 

@@ -27,13 +27,17 @@ set(TESSERA_EMU_CORE_SOURCES
   ${TESSERA_EMU_DIR}/ptx.cpp)
 set(TESSERA_EMU_BACKEND_SOURCES
   ${TESSERA_EMU_DIR}/emu_allocator.cpp
+  ${TESSERA_EMU_DIR}/emu_attention.cpp
+  ${TESSERA_EMU_DIR}/emu_attention_backward.cpp
   ${TESSERA_EMU_DIR}/emu_copy.cpp
   ${TESSERA_EMU_DIR}/emu_cuda_backend.cpp
   ${TESSERA_EMU_DIR}/emu_elementwise.cpp
+  ${TESSERA_EMU_DIR}/emu_linear_attention.cpp
   ${TESSERA_EMU_DIR}/emu_matmul.cpp
   ${TESSERA_EMU_DIR}/emu_norm.cpp
   ${TESSERA_EMU_DIR}/emu_quant.cpp
   ${TESSERA_EMU_DIR}/emu_reduce.cpp
+  ${TESSERA_EMU_DIR}/emu_rope.cpp
   ${TESSERA_EMU_DIR}/emu_softmax.cpp
   ${TESSERA_EMU_DIR}/emu_backend.cpp)
 set(TESSERA_EMU_SOURCES ${TESSERA_EMU_CORE_SOURCES} ${TESSERA_EMU_BACKEND_SOURCES})

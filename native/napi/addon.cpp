@@ -15,7 +15,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
       {"alloc", alloc},     {"upload", upload},   {"read", read},       {"readSync", readSync},
       {"copy", copy},       {"fill", fill},       {"random", random},   {"binary", binary},
       {"unary", unary},     {"matmul", matmul},   {"softmax", softmax}, {"norm", norm},
-      {"reduce", reduce},     {"quantize", quantize}, {"dequantize", dequantize}, {"qmatmul", qmatmul},   {"info", info},       {"supports", supports},
+      {"reduce", reduce},   {"quantize", quantize}, {"dequantize", dequantize}, {"qmatmul", qmatmul},
+      {"attention", attention}, {"attentionBackward", attentionBackward}, {"rope", rope},
+      {"linearAttention", linearAttention}, {"linearAttentionBackward", linearAttentionBackward},
+      {"info", info},       {"supports", supports},
       {"setErrorClass", setErrorClass}, {"externalMemory", externalMemory},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));

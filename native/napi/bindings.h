@@ -25,6 +25,13 @@ Napi::Value quantize(const Napi::CallbackInfo& info);
 Napi::Value dequantize(const Napi::CallbackInfo& info);
 Napi::Value qmatmul(const Napi::CallbackInfo& info);
 
+// attention_ops.cpp
+Napi::Value attention(const Napi::CallbackInfo& info);
+Napi::Value attentionBackward(const Napi::CallbackInfo& info);
+Napi::Value rope(const Napi::CallbackInfo& info);
+Napi::Value linearAttention(const Napi::CallbackInfo& info);
+Napi::Value linearAttentionBackward(const Napi::CallbackInfo& info);
+
 // info.cpp
 Napi::Value info(const Napi::CallbackInfo& info);
 Napi::Value supports(const Napi::CallbackInfo& info);

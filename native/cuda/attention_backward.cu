@@ -1,0 +1,14 @@
+// Attention backward (stub until its kernel lands).
+#include "allocator.h"
+#include "launch.h"
+
+namespace tessera::TESSERA_CUDA_NS {
+
+void launchAttentionBackward(const AttentionBackwardParams& p, const LaunchContext& ctx, CachingAllocator& allocator) {
+  (void)p;
+  (void)ctx;
+  (void)allocator;
+  fail(ErrorCode::kUnsupported, "attentionBackward is not implemented on CUDA yet");
+}
+
+}  // namespace tessera::TESSERA_CUDA_NS
