@@ -62,7 +62,10 @@ function ort(): typeof Ort {
   return ortModule;
 }
 
-function tesseraOptions(config: Config): tessera.AttentionOptions {
+/** Forward options without returnLse, so attention() returns a Tensor. */
+type ForwardOptions = tessera.AttentionOptions & { returnLse?: false };
+
+function tesseraOptions(config: Config): ForwardOptions {
   return {
     causal: true,
     ...(config.windowKeys !== undefined ? { window: [config.windowKeys - 1, 0] as const } : {}),
@@ -125,7 +128,7 @@ interface Problem {
   q: tessera.Tensor;
   k: tessera.Tensor;
   v: tessera.Tensor;
-  options: tessera.AttentionOptions;
+  options: ForwardOptions;
   session: Ort.InferenceSession;
   feeds: Record<string, Ort.Tensor>;
 }
@@ -252,7 +255,7 @@ function referenceAttention(feeds: Record<string, Ort.Tensor>, size: ProblemSize
         for (let j = first; j <= position; ++j) {
           const vRow = row('value', b, hk, j);
           const p = scores[j]! / sum;
-          for (let d = 0; d < dim; ++d) out[o + d] += p * vRow[d]!;
+          for (let d = 0; d < dim; ++d) out[o + d] = out[o + d]! + p * vRow[d]!;
         }
       }
     }
