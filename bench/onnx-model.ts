@@ -325,7 +325,10 @@ export function buildMatMulNBitsModel(w: MatMulNBitsInitializers, M: number, acc
  * past_key and past_value [B, Hkv, pastLength, D] (BNSH) when pastLength > 0,
  * seqlens_k int32 [B] (= total length − 1), total_sequence_length an int32 scalar,
  * and attention_bias [1, Hq, Lq, total length] when `attentionBias` is set.
- * Output: output [B, Lq, Hq·D] (the present key/value outputs are not requested).
+ * Output: output [B, Lq, Hq·D]; with a past also present_key and present_value
+ * [B, Hkv, total length, D]: onnxruntime-node 1.30's CPU kernel gives a wrong output
+ * for a decode step whose present outputs are not requested (checked against a
+ * float64 reference), so they are always requested there.
  *
  * `localWindowSize` W: query i' sees the W keys i' − W + 1 … i' (itself included),
  * which is tessera's window [W − 1, 0]. Checked against a float64 reference with
@@ -376,10 +379,16 @@ export function buildGroupQueryAttentionModel(spec: GroupQueryAttentionSpec): Ui
   if (spec.scale !== undefined) attributes.scale = attr.float(spec.scale);
   if (spec.softcap !== undefined) attributes.softcap = attr.float(spec.softcap);
   if (spec.localWindowSize !== undefined) attributes.local_window_size = attr.int(spec.localWindowSize);
+  const outputs: ValueInfo[] = [{ name: 'output', elemType: ElemType.FLOAT, shape: [B, Lq, qHeads * D] }];
+  if (past > 0) {
+    // Symbolic length: onnxruntime's shape inference assumes a shared past/present buffer.
+    outputs.push({ name: 'present_key', elemType: ElemType.FLOAT, shape: [B, kvHeads, 'present_length', D] });
+    outputs.push({ name: 'present_value', elemType: ElemType.FLOAT, shape: [B, kvHeads, 'present_length', D] });
+  }
   return buildSingleNodeModel({
     opType: 'GroupQueryAttention', domain: 'com.microsoft', opsetVersion: 1,
     inputs,
-    outputs: [{ name: 'output', elemType: ElemType.FLOAT, shape: [B, Lq, qHeads * D] }],
+    outputs,
     attributes,
     nodeInputs,
   });
