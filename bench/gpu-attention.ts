@@ -91,6 +91,10 @@ async function main(): Promise<void> {
       const work = t.flop !== undefined ? { flop: t.flop } : { bytes: t.bytes! };
       rows.push({ name, sizes, work, tessera: ours, peer: { name: `torch ${torch.torch} ${t.peer}`, medianMs: t.ms, minMs: t.ms, runs: 7 } });
       progress(`  tessera ${ours.medianMs.toFixed(3)} ms, torch ${t.ms.toFixed(3)} ms`);
+      if (t.flop !== undefined) {
+        notes.push(`${name} ${sizes}: tessera ${(t.flop / ours.medianMs / 1e9).toFixed(1)} TFLOP/s, ` +
+          `torch ${t.peer} ${(t.flop / t.ms / 1e9).toFixed(1)} TFLOP/s.`);
+      }
       if (t.bytes !== undefined) {
         const rate = t.bytes / ours.medianMs / 1e6;
         notes.push(`Decode ${sizes}: tessera ${rate.toFixed(0)} GB/s of K and V = ${((100 * rate) / copyRate).toFixed(0)}% of the copy bandwidth ` +
