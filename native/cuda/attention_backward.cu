@@ -1,14 +1,114 @@
-// Attention backward (stub until its kernel lands).
+// Launcher for attention backward (kernels and math in attention_backward.cuh).
+// Shape letters as there: B, Hq, Hkv, Lq, Lk, D.
+#include <string>
+
 #include "allocator.h"
+#include "attention_backward.cuh"
 #include "launch.h"
 
 namespace tessera::TESSERA_CUDA_NS {
 
+namespace {
+
+constexpr int64_t kMaxHeadDim = 256;
+constexpr int64_t kMaxGridYZ = 65535;
+// Rows and keys are int inside the kernels; element offsets are int64.
+constexpr int64_t kMaxLength = int64_t{1} << 30;
+
+HeadStrides headStrides(const TensorView& t) { return HeadStrides{t.strides[0], t.strides[1], t.strides[2]}; }
+
+template <typename T, int kMaxD>
+void launchMain(const AttnBwdArgs<T>& args, const LaunchContext& ctx) {
+  const int64_t sharedBytes = attnBwdSharedBytes(args.headDim, attnBwdQueryTile<kMaxD>());
+  // Above 48 KiB a block must opt in; the largest (D = 256) needs about 150 KiB,
+  // within what sm_80 and sm_90 allow.
+  checkCuda(cudaFuncSetAttribute(attnBwdKernel<T, kMaxD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(sharedBytes)),
+            "cudaFuncSetAttribute (attnBwdKernel)");
+  const dim3 grid(static_cast<unsigned>(ceilDiv(args.kvLen, kAttnBwdKeyTile)), static_cast<unsigned>(args.kvHeads),
+                  static_cast<unsigned>(args.batch));
+  launchKernel<attnBwdKernel<T, kMaxD>>(grid, kAttnBwdThreads, static_cast<size_t>(sharedBytes), ctx.stream, args);
+  checkLaunch("attnBwdKernel");
+}
+
+}  // namespace
+
 void launchAttentionBackward(const AttentionBackwardParams& p, const LaunchContext& ctx, CachingAllocator& allocator) {
-  (void)p;
-  (void)ctx;
-  (void)allocator;
-  fail(ErrorCode::kUnsupported, "attentionBackward is not implemented on CUDA yet");
+  const AttentionParams& f = p.fwd;
+  const char* op = "attentionBackward";
+  for (const TensorView* t : {&f.k, &f.v, &f.out, &p.dout, &p.dq, &p.dk, &p.dv}) requireSameDType(f.q, *t, op, "operand");
+  if (f.headDim % 8 != 0 || f.headDim > kMaxHeadDim) {
+    fail(ErrorCode::kUnsupported,
+         expected("a head dim that is a multiple of 8 and at most 256 on CUDA", op, std::to_string(f.headDim)));
+  }
+  if (f.lse.data == nullptr || f.kvLengths != nullptr) {
+    fail(ErrorCode::kArgument, expected("the forward's lse and no KV cache", op, "other arguments"));
+  }
+  if (f.qHeads % f.kvHeads != 0 || f.kvHeads > kMaxGridYZ || f.batch > kMaxGridYZ || f.qLen > kMaxLength ||
+      f.kvLen > kMaxLength || f.qHeads > kMaxLength) {
+    fail(ErrorCode::kUnsupported,
+         expected("at most 65535 batches and kv heads and at most 2^30 queries, keys and heads", op,
+                  std::to_string(f.batch) + " x " + std::to_string(f.kvHeads) + " x " + std::to_string(f.kvLen)));
+  }
+
+  const int64_t qRows = f.batch * f.qHeads * f.qLen;
+  const int64_t dqElements = qRows * f.headDim;
+  const bool anyKeys = f.batch > 0 && f.kvLen > 0;
+  if (qRows == 0 && !anyKeys) return;
+
+  // One scratch block: D_i for every query row, then the fp32 dQ accumulator.
+  Workspace workspace(allocator, static_cast<size_t>(qRows + dqElements) * sizeof(float));
+  float* rowDot = workspace.as<float>();
+  float* dqAccum = rowDot + qRows;
+  if (dqElements > 0) {
+    checkCuda(cudaMemsetAsync(dqAccum, 0, static_cast<size_t>(dqElements) * sizeof(float), ctx.stream),
+              "cudaMemsetAsync (attention backward dQ)");
+  }
+
+  dispatchFloating(f.q.dtype, "attentionBackward q", [&](auto tag) {
+    using T = decltype(tag);
+    if (qRows > 0) {
+      const auto blocks = static_cast<unsigned>(ceilDiv(qRows, kRowBlockThreads / kWarpSize));
+      launchKernel<attnBwdRowDotKernel<T>>(blocks, kRowBlockThreads, 0, ctx.stream, p.dout.as<T>(), f.out.as<T>(),
+                                           rowDot, qRows, static_cast<int>(f.headDim));
+      checkLaunch("attnBwdRowDotKernel");
+    }
+
+    if (anyKeys) {
+      AttnBwdArgs<T> args;
+      args.q = f.q.as<T>();
+      args.k = f.k.as<T>();
+      args.v = f.v.as<T>();
+      args.dout = p.dout.as<T>();
+      args.qStrides = headStrides(f.q);
+      args.kStrides = headStrides(f.k);
+      args.vStrides = headStrides(f.v);
+      args.lse = f.lse.as<float>();
+      args.rowDot = rowDot;
+      args.dqAccum = dqAccum;
+      args.dk = p.dk.as<T>();
+      args.dv = p.dv.as<T>();
+      args.batch = static_cast<int>(f.batch);
+      args.qHeads = static_cast<int>(f.qHeads);
+      args.kvHeads = static_cast<int>(f.kvHeads);
+      args.qLen = static_cast<int>(f.qLen);
+      args.kvLen = static_cast<int>(f.kvLen);
+      args.headDim = static_cast<int>(f.headDim);
+      args.scale = f.scale;
+      args.softcap = f.softcap;
+      args.alibiSlopes = f.alibiSlopes;
+      args.mask = f.mask;
+      if (f.headDim <= 64) launchMain<T, 64>(args, ctx);
+      else if (f.headDim <= 128) launchMain<T, 128>(args, ctx);
+      else launchMain<T, 256>(args, ctx);
+    }
+
+    if (dqElements > 0) {
+      launchKernel<attnBwdStoreDqKernel<T>>(elementwiseBlocks(dqElements, ctx), kElementwiseThreads, 0, ctx.stream,
+                                            static_cast<const float*>(dqAccum), p.dq.as<T>(), dqElements);
+      checkLaunch("attnBwdStoreDqKernel");
+    }
+  });
 }
 
 }  // namespace tessera::TESSERA_CUDA_NS
