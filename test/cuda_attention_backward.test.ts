@@ -161,8 +161,28 @@ function randomValues(rng: Rng, n: number, spread = 1): Float64Array {
 }
 
 /** Uploads values in dtype and returns the tensor and the values it holds. */
-function upload(values: Float64Array, shape: number[], dtype: FloatDType | 'float32'): [Tensor, Float64Array] {
-  const t = tessera.tensor(values, { shape, dtype, device: DEVICE });
+function upload(values: Float64Array, shape: number[], dtype: FloatDType | 'float32', device = DEVICE): [Tensor, Float64Array] {
+  const t = tessera.tensor(values, { shape, dtype, device });
+  return [t, decodeArray(dtype, t.dataSync() as ArrayLike<number>)];
+}
+
+/**
+ * A [B, H, L, D] operand stored as [B, L, H, D] and transposed back (the strides a
+ * KV cache or a fused QKV projection hands over); values in [B, H, L, D] order.
+ */
+function uploadStrided(values: Float64Array, shape: number[], dtype: FloatDType): [Tensor, Float64Array] {
+  const [B, H, L, D] = shape;
+  const stored = new Float64Array(values.length);
+  for (let b = 0; b < B; ++b) {
+    for (let h = 0; h < H; ++h) {
+      for (let l = 0; l < L; ++l) {
+        for (let d = 0; d < D; ++d) stored[((b * L + l) * H + h) * D + d] = values[((b * H + h) * L + l) * D + d];
+      }
+    }
+  }
+  const base = tessera.tensor(stored, { shape: [B, L, H, D], dtype, device: DEVICE });
+  const t = base.transpose(1, 2);
+  base.dispose();
   return [t, decodeArray(dtype, t.dataSync() as ArrayLike<number>)];
 }
 
@@ -177,6 +197,8 @@ interface Case {
   sizes: Sizes;
   dtype: FloatDType;
   opts: MaskOptions;
+  /** q, k and v as transposed views (strided B, H, L axes). */
+  strided?: boolean;
 }
 
 function runBackward(c: Case) {
@@ -184,9 +206,10 @@ function runBackward(c: Case) {
   const rng = new Rng(0x5eed ^ c.name.length * 7919 ^ s.Lq * 31 ^ s.Lk);
   const qShape = [s.B, s.Hq, s.Lq, s.D];
   const kShape = [s.B, s.Hkv, s.Lk, s.D];
-  const [q, qv] = upload(randomValues(rng, s.B * s.Hq * s.Lq * s.D), qShape, c.dtype);
-  const [k, kv] = upload(randomValues(rng, s.B * s.Hkv * s.Lk * s.D), kShape, c.dtype);
-  const [v, vv] = upload(randomValues(rng, s.B * s.Hkv * s.Lk * s.D), kShape, c.dtype);
+  const operand = c.strided ? uploadStrided : upload;
+  const [q, qv] = operand(randomValues(rng, s.B * s.Hq * s.Lq * s.D), qShape, c.dtype);
+  const [k, kv] = operand(randomValues(rng, s.B * s.Hkv * s.Lk * s.D), kShape, c.dtype);
+  const [v, vv] = operand(randomValues(rng, s.B * s.Hkv * s.Lk * s.D), kShape, c.dtype);
   const [dout, doutv] = upload(randomValues(rng, s.B * s.Hq * s.Lq * s.D), qShape, c.dtype);
   const fwd = forwardReference(c.opts, s, qv, kv, vv);
   const [out, outv] = upload(fwd.out, qShape, c.dtype);
@@ -320,6 +343,12 @@ const CASES: Case[] = [
   { name: 'block mask', dtype: 'bfloat16', sizes: { B: 2, Hq: 2, Hkv: 2, Lq: 33, Lk: 33, D: 32 },
     opts: { blockMask: { blockSize: 16, mask: blockMaskOf(33, 33, 16, maskRng, 2) } } },
   { name: 'GQA causal', dtype: 'float16', sizes: { B: 1, Hq: 4, Hkv: 1, Lq: 20, Lk: 20, D: 80 }, opts: { causal: true } },
+  { name: 'strided q, k, v (transposed views), GQA 3', dtype: 'float32', strided: true,
+    sizes: { B: 2, Hq: 3, Hkv: 1, Lq: 19, Lk: 70, D: 32 }, opts: { causal: true, alibi: Float64Array.of(0.5, 0.25, 0.125) } },
+  { name: 'Lk 1025, window wider than the sequence', dtype: 'float32', sizes: { B: 1, Hq: 1, Hkv: 1, Lq: 97, Lk: 1025, D: 32 },
+    opts: { window: [2000, Infinity] } },
+  { name: 'unbounded left window, causal, fp16 strided', dtype: 'float16', strided: true,
+    sizes: { B: 1, Hq: 2, Hkv: 2, Lq: 97, Lk: 97, D: 64 }, opts: { window: [Infinity, 0], causal: true, softcap: 8 } },
 ];
 
 describe.skipIf(!hasEmu)('CUDA attention backward on emu', () => {
@@ -331,6 +360,36 @@ describe.skipIf(!hasEmu)('CUDA attention backward on emu', () => {
         `dk ${errors[1].toExponential(2)} dv ${errors[2].toExponential(2)}; rows without keys ${maskedRows}`);
     });
   }
+
+  test('tessera.attentionBackward on emu agrees with the cpu backend and the reference', () => {
+    const s: Sizes = { B: 1, Hq: 4, Hkv: 2, Lq: 21, Lk: 45, D: 64 };
+    const opts = { causal: true, window: [9, 2] as [number, number], globalTokens: Int32Array.of(1), alibi: true as const, softcap: 6 };
+    const slopes = Float64Array.from(tessera.alibiSlopes(s.Hq));
+    const ref: MaskOptions = { causal: true, window: [9, 2], globalTokens: [1], alibi: slopes, softcap: 6 };
+    const rng = new Rng(4242);
+    const qShape = [s.B, s.Hq, s.Lq, s.D], kShape = [s.B, s.Hkv, s.Lk, s.D];
+    const inputs = [randomValues(rng, 21 * 4 * 64), randomValues(rng, 45 * 2 * 64), randomValues(rng, 45 * 2 * 64),
+      randomValues(rng, 21 * 4 * 64)];
+    const grads: Record<string, Float64Array[]> = {};
+    let refGrads: ReturnType<typeof backwardReference> | undefined;
+    for (const device of ['cpu', 'emu']) {
+      const [q, qv] = upload(inputs[0], qShape, 'float16', device);
+      const [k, kv] = upload(inputs[1], kShape, 'float16', device);
+      const [v, vv] = upload(inputs[2], kShape, 'float16', device);
+      const [dout, doutv] = upload(inputs[3], qShape, 'float16', device);
+      const fwd = forwardReference(ref, s, qv, kv, vv);
+      const [out, outv] = upload(fwd.out, qShape, 'float16', device);
+      const [lse, lsev] = upload(fwd.lse, [s.B, s.Hq, s.Lq], 'float32', device);
+      refGrads ??= backwardReference(ref, s, qv, kv, vv, doutv, outv, lsev);
+      const g = tessera.attentionBackward(dout, q, k, v, out, lse, opts);
+      grads[device] = [g.dq, g.dk, g.dv].map((t) => decodeArray('float16', t.dataSync() as ArrayLike<number>));
+      for (const t of [q, k, v, dout, out, lse, g.dq, g.dk, g.dv]) t.dispose();
+    }
+    const names = ['dq', 'dk', 'dv'] as const;
+    names.forEach((name, n) => {
+      for (const device of ['cpu', 'emu']) expectClose('float16', grads[device][n], refGrads![name], `${device} ${name}`);
+    });
+  });
 
   test('a head dim that is not a multiple of 8 is refused, not read out of bounds', () => {
     expect(() => runBackward({ name: 'D 12', dtype: 'float32', sizes: { B: 1, Hq: 1, Hkv: 1, Lq: 3, Lk: 3, D: 12 }, opts: {} }))

@@ -176,7 +176,26 @@ attnBwdKernel(AttnBwdArgs<T> a) {
       }
       __syncthreads();
 
-      // Scores, probabilities and dRaw of this thread's (r, c) elements.
+      // Scores q_r·k_c and dP = dO_r·v_c of this thread's (r, c) elements: d outer,
+      // so each k and v element read from shared memory serves every row.
+      float raw[kRowsPerThread], dp[kRowsPerThread];
+#pragma unroll
+      for (int e = 0; e < kRowsPerThread; ++e) raw[e] = dp[e] = 0.0f;
+      if (j < a.kvLen) {
+        const float* kRow = kTile + c * stride;
+        const float* vRow = vTile + c * stride;
+        for (int d = 0; d < D; ++d) {
+          const float kd = kRow[d], vd = vRow[d];
+#pragma unroll
+          for (int e = 0; e < kRowsPerThread; ++e) {
+            const int r = rowLane + e * kAttnBwdRowLanes;
+            raw[e] += qTile[r * stride + d] * kd;
+            dp[e] += doTile[r * stride + d] * vd;
+          }
+        }
+      }
+
+      // Probabilities and dRaw.
 #pragma unroll
       for (int e = 0; e < kRowsPerThread; ++e) {
         const int r = rowLane + e * kAttnBwdRowLanes;
@@ -186,16 +205,7 @@ attnBwdKernel(AttnBwdArgs<T> a) {
         // lse = −∞ also covers rows past Lq (and rows that see no key at all).
         if (j < a.kvLen && lse != -INFINITY &&
             (allVisible || attn::visible(a.mask, i, i + offset, j, a.kvLen))) {
-          float raw = 0.0f, dp = 0.0f;
-          const float* qRow = qTile + r * stride;
-          const float* doRow = doTile + r * stride;
-          const float* kRow = kTile + c * stride;
-          const float* vRow = vTile + c * stride;
-          for (int d = 0; d < D; ++d) {
-            raw += qRow[d] * kRow[d];
-            dp += doRow[d] * vRow[d];
-          }
-          float s = a.scale * raw;
+          float s = a.scale * raw[e];
           float slopeOfRaw = a.scale;  // ds / draw
           if (a.softcap > 0.0f) {
             const float t = tanhf(s / a.softcap);
@@ -204,7 +214,7 @@ attnBwdKernel(AttnBwdArgs<T> a) {
           }
           if (a.alibiSlopes != nullptr) s -= slope * fabsf(static_cast<float>(i + offset - j));
           p = expf(s - lse);
-          dRaw = p * (dp - rowDotTile[r]) * slopeOfRaw;
+          dRaw = p * (dp[e] - rowDotTile[r]) * slopeOfRaw;
         }
         pTile[r * Bc + c] = p;
         dsTile[r * Bc + c] = dRaw;
