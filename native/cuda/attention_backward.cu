@@ -1,9 +1,14 @@
 // Launcher for attention backward (kernels and math in attention_backward.cuh).
 // Shape letters as there: B, Hq, Hkv, Lq, Lk, D.
+//
+// fp16 / bf16 with D <= 128 on sm_80+ take the tensor-core kernel
+// (attention_backward_mma.cuh); everything else the fp32 SIMT kernel.
 #include <string>
+#include <type_traits>
 
 #include "allocator.h"
 #include "attention_backward.cuh"
+#include "attention_backward_mma.cuh"
 #include "launch.h"
 
 namespace tessera::TESSERA_CUDA_NS {
@@ -29,6 +34,19 @@ void launchMain(const AttnBwdArgs<T>& args, const LaunchContext& ctx) {
                   static_cast<unsigned>(args.batch));
   launchKernel<attnBwdKernel<T, kMaxD>>(grid, kAttnBwdThreads, static_cast<size_t>(sharedBytes), ctx.stream, args);
   checkLaunch("attnBwdKernel");
+}
+
+template <typename T, int kMaxD>
+void launchMma(const AttnBwdArgs<T>& args, const LaunchContext& ctx) {
+  const int64_t sharedBytes = attnBwdMmaSharedBytes(args.headDim);
+  checkCuda(cudaFuncSetAttribute(attnBwdMmaKernel<T, kMaxD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(sharedBytes)),
+            "cudaFuncSetAttribute (attnBwdMmaKernel)");
+  const dim3 grid(static_cast<unsigned>(ceilDiv(args.kvLen, kAttnBwdKeyTile)), static_cast<unsigned>(args.kvHeads),
+                  static_cast<unsigned>(args.batch));
+  launchKernel<attnBwdMmaKernel<T, kMaxD>>(grid, kAttnBwdMmaThreads, static_cast<size_t>(sharedBytes), ctx.stream,
+                                           args);
+  checkLaunch("attnBwdMmaKernel");
 }
 
 }  // namespace
@@ -98,9 +116,19 @@ void launchAttentionBackward(const AttentionBackwardParams& p, const LaunchConte
       args.softcap = f.softcap;
       args.alibiSlopes = f.alibiSlopes;
       args.mask = f.mask;
-      if (f.headDim <= 64) launchMain<T, 64>(args, ctx);
-      else if (f.headDim <= 128) launchMain<T, 128>(args, ctx);
-      else launchMain<T, 256>(args, ctx);
+      bool done = false;
+      if constexpr (!std::is_same_v<T, float>) {
+        if (ctx.computeMajor >= 8 && f.headDim <= kAttnBwdMmaMaxHeadDim) {
+          if (f.headDim <= 64) launchMma<T, 64>(args, ctx);
+          else launchMma<T, 128>(args, ctx);
+          done = true;
+        }
+      }
+      if (!done) {
+        if (f.headDim <= 64) launchMain<T, 64>(args, ctx);
+        else if (f.headDim <= 128) launchMain<T, 128>(args, ctx);
+        else launchMain<T, 256>(args, ctx);
+      }
     }
 
     if (dqElements > 0) {
