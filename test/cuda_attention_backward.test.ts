@@ -234,6 +234,21 @@ function uploadStrided(values: Float64Array, shape: number[], dtype: FloatDType)
   return [t, decodeArray(dtype, t.dataSync() as ArrayLike<number>)];
 }
 
+/** A [B, H, L, D] operand whose rows are D + 1 apart (so not 16-byte aligned). */
+function uploadPadded(values: Float64Array, shape: number[], dtype: FloatDType): [Tensor, Float64Array] {
+  const D = shape[3];
+  const rows = values.length / D;
+  const stored = new Float64Array(rows * (D + 1));
+  for (let r = 0; r < rows; ++r) {
+    for (let d = 0; d < D; ++d) stored[r * (D + 1) + d] = values[r * D + d];
+    stored[r * (D + 1) + D] = 1e4;  // never read
+  }
+  const base = tessera.tensor(stored, { shape: [...shape.slice(0, 3), D + 1], dtype, device: DEVICE });
+  const t = base.slice(3, 0, D);
+  base.dispose();
+  return [t, decodeArray(dtype, t.dataSync() as ArrayLike<number>)];
+}
+
 function globalPrefix(globals: number[], Lk: number): Int32Array {
   const prefix = new Int32Array(Lk + 1);
   for (let j = 0; j < Lk; ++j) prefix[j + 1] = prefix[j] + (globals.includes(j) ? 1 : 0);
@@ -245,8 +260,8 @@ interface Case {
   sizes: Sizes;
   dtype: FloatDType;
   opts: MaskOptions;
-  /** q, k and v as transposed views (strided B, H, L axes). */
-  strided?: boolean;
+  /** q, k and v as transposed views (strided B, H, L axes) or with padded rows. */
+  layout?: 'transposed' | 'padded';
 }
 
 function runBackward(c: Case) {
@@ -254,7 +269,7 @@ function runBackward(c: Case) {
   const rng = new Rng(0x5eed ^ c.name.length * 7919 ^ s.Lq * 31 ^ s.Lk);
   const qShape = [s.B, s.Hq, s.Lq, s.D];
   const kShape = [s.B, s.Hkv, s.Lk, s.D];
-  const operand = c.strided ? uploadStrided : upload;
+  const operand = c.layout === 'transposed' ? uploadStrided : c.layout === 'padded' ? uploadPadded : upload;
   const [q, qv] = operand(randomValues(rng, s.B * s.Hq * s.Lq * s.D), qShape, c.dtype);
   const [k, kv] = operand(randomValues(rng, s.B * s.Hkv * s.Lk * s.D), kShape, c.dtype);
   const [v, vv] = operand(randomValues(rng, s.B * s.Hkv * s.Lk * s.D), kShape, c.dtype);
@@ -400,11 +415,11 @@ const CASES: Case[] = [
   { name: 'block mask', dtype: 'bfloat16', sizes: { B: 2, Hq: 2, Hkv: 2, Lq: 33, Lk: 33, D: 32 },
     opts: { blockMask: { blockSize: 16, mask: blockMaskOf(33, 33, 16, maskRng, 2) } } },
   { name: 'GQA causal', dtype: 'float16', sizes: { B: 1, Hq: 4, Hkv: 1, Lq: 20, Lk: 20, D: 80 }, opts: { causal: true } },
-  { name: 'strided q, k, v (transposed views), GQA 3', dtype: 'float32', strided: true,
+  { name: 'strided q, k, v (transposed views), GQA 3', dtype: 'float32', layout: 'transposed',
     sizes: { B: 2, Hq: 3, Hkv: 1, Lq: 19, Lk: 70, D: 32 }, opts: { causal: true, alibi: Float64Array.of(0.5, 0.25, 0.125) } },
   { name: 'Lk 1025, window wider than the sequence', dtype: 'float32', sizes: { B: 1, Hq: 1, Hkv: 1, Lq: 97, Lk: 1025, D: 32 },
     opts: { window: [2000, Infinity] } },
-  { name: 'unbounded left window, causal, fp16 strided', dtype: 'float16', strided: true,
+  { name: 'unbounded left window, causal, fp16 strided', dtype: 'float16', layout: 'transposed',
     sizes: { B: 1, Hq: 2, Hkv: 2, Lq: 97, Lk: 97, D: 64 }, opts: { window: [Infinity, 0], causal: true, softcap: 8 } },
   // Tensor-core path edges: D not a multiple of 16 (zero-padded reduction), one
   // dim tile (half the warps idle for dK / dV / dQ), D = 128; D = 256 falls back.
@@ -413,6 +428,8 @@ const CASES: Case[] = [
   { name: 'D 8', dtype: 'bfloat16', sizes: { B: 1, Hq: 1, Hkv: 1, Lq: 17, Lk: 9, D: 8 }, opts: {} },
   { name: 'D 128, window', dtype: 'bfloat16', sizes: { B: 1, Hq: 2, Hkv: 1, Lq: 33, Lk: 129, D: 128 },
     opts: { window: [20, 5] } },
+  { name: 'rows not 16-byte aligned', dtype: 'bfloat16', layout: 'padded',
+    sizes: { B: 1, Hq: 2, Hkv: 1, Lq: 21, Lk: 70, D: 24 }, opts: { causal: true } },
   { name: 'D 256 (SIMT fallback)', dtype: 'float16', sizes: { B: 1, Hq: 1, Hkv: 1, Lq: 9, Lk: 70, D: 256 },
     opts: { alibi: Float64Array.of(0.1) } },
 ];

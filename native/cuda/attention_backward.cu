@@ -3,6 +3,7 @@
 //
 // fp16 / bf16 with D <= 128 on sm_80+ take the tensor-core kernel
 // (attention_backward_mma.cuh); everything else the fp32 SIMT kernel.
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -21,6 +22,17 @@ constexpr int64_t kMaxGridYZ = 65535;
 constexpr int64_t kMaxLength = int64_t{1} << 30;
 
 HeadStrides headStrides(const TensorView& t) { return HeadStrides{t.strides[0], t.strides[1], t.strides[2]}; }
+
+// Whether every [.., D] row of t starts on a 16-byte boundary (for 16-bit elements:
+// the base is aligned and every stride but D's is a multiple of 8 elements).
+bool rowsAligned16(const TensorView& t) {
+  if (reinterpret_cast<uintptr_t>(t.data) % 16 != 0) return false;
+  const int64_t elementsPer16 = 16 / static_cast<int64_t>(dtypeSize(t.dtype));
+  for (int d = 0; d + 1 < t.ndim; ++d) {
+    if (t.shape[d] > 1 && t.strides[d] % elementsPer16 != 0) return false;
+  }
+  return true;
+}
 
 template <typename T, int kMaxD>
 void launchMain(const AttnBwdArgs<T>& args, const LaunchContext& ctx) {
@@ -116,6 +128,7 @@ void launchAttentionBackward(const AttentionBackwardParams& p, const LaunchConte
       args.softcap = f.softcap;
       args.alibiSlopes = f.alibiSlopes;
       args.mask = f.mask;
+      args.vectorLoads = rowsAligned16(f.q) && rowsAligned16(f.k) && rowsAligned16(f.v) && rowsAligned16(p.dout);
       bool done = false;
       if constexpr (!std::is_same_v<T, float>) {
         if (ctx.computeMajor >= 8 && f.headDim <= kAttnBwdMmaMaxHeadDim) {

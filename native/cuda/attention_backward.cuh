@@ -73,6 +73,9 @@ struct AttnBwdArgs {
   float scale, softcap;        // softcap 0 = off
   const float* alibiSlopes;    // [Hq] or null
   AttentionMask mask;
+  // Every row of q, k, v and dout starts 16-byte aligned (the tensor-core kernel
+  // then loads 8 16-bit elements at a time).
+  bool vectorLoads;
 };
 
 // D_i = Σ_d dO[i][d] · out[i][d] for every row of [B·Hq·Lq, D]; a warp per row.

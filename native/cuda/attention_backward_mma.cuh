@@ -79,10 +79,24 @@ __device__ __forceinline__ void loadBkMajor(uint32_t (&b)[2], const uint16_t* ti
 
 // Copies rows [row0, row0 + rows) of one head into a 16-bit shared tile; rows past
 // `len` and columns D … paddedDim − 1 become zeros (so they add nothing to a
-// product reduced over D).
+// product reduced over D). With vectorLoads (every row start 16-byte aligned, which
+// the launcher checks) 8 elements move as one 16-byte access: D is a multiple of 8,
+// so a group of 8 columns is either all inside D or all padding.
 template <typename T>
 __device__ __forceinline__ void attnBwdMmaLoadTile(uint16_t* tile, int stride, const T* head, int64_t rowStride,
-                                                   int row0, int rows, int len, int headDim, int paddedDim) {
+                                                   int row0, int rows, int len, int headDim, int paddedDim,
+                                                   bool vectorLoads) {
+  if (vectorLoads) {
+    const int groups = paddedDim / 8;
+    for (int idx = threadIdx.x; idx < rows * groups; idx += kAttnBwdMmaThreads) {
+      const int r = idx / groups, d = idx % groups * 8;
+      const int row = row0 + r;
+      uint4 v = make_uint4(0u, 0u, 0u, 0u);
+      if (row < len && d < headDim) v = *reinterpret_cast<const uint4*>(head + row * rowStride + d);
+      *reinterpret_cast<uint4*>(tile + r * stride + d) = v;
+    }
+    return;
+  }
   for (int idx = threadIdx.x; idx < rows * paddedDim; idx += kAttnBwdMmaThreads) {
     const int r = idx / paddedDim, d = idx % paddedDim;
     const int row = row0 + r;
@@ -131,9 +145,9 @@ attnBwdMmaKernel(AttnBwdArgs<T> a) {
 
   const int keysHere = min(Bc, a.kvLen - j0);
   attnBwdMmaLoadTile(kTile, dStride, a.k + b * a.kStrides.batch + kvHead * a.kStrides.head, a.kStrides.row, j0, Bc,
-                     a.kvLen, D, paddedDim);
+                     a.kvLen, D, paddedDim, a.vectorLoads);
   attnBwdMmaLoadTile(vTile, dStride, a.v + b * a.vStrides.batch + kvHead * a.vStrides.head, a.vStrides.row, j0, Bc,
-                     a.kvLen, D, paddedDim);
+                     a.kvLen, D, paddedDim, a.vectorLoads);
 
   float dkAcc[kHalfTiles][4], dvAcc[kHalfTiles][4];
 #pragma unroll
@@ -154,8 +168,8 @@ attnBwdMmaKernel(AttnBwdArgs<T> a) {
       const bool allVisible = attn::tileFullyVisible(a.mask, i0, i1, j0, j0 + keysHere, offset);
 
       __syncthreads();  // the previous tile's readers are done
-      attnBwdMmaLoadTile(qTile, dStride, qHead, a.qStrides.row, i0, Br, a.qLen, D, paddedDim);
-      attnBwdMmaLoadTile(doTile, dStride, doHead, D, i0, Br, a.qLen, D, paddedDim);
+      attnBwdMmaLoadTile(qTile, dStride, qHead, a.qStrides.row, i0, Br, a.qLen, D, paddedDim, a.vectorLoads);
+      attnBwdMmaLoadTile(doTile, dStride, doHead, D, i0, Br, a.qLen, D, paddedDim, a.vectorLoads);
       if (threadIdx.x < Br) {
         const int i = i0 + threadIdx.x;
         lseTile[threadIdx.x] = i < a.qLen ? a.lse[headRow0 + i] : -INFINITY;
