@@ -23,10 +23,14 @@
 //      contributions from every key tile and is summed with fp32 atomicAdd into
 //      a zeroed workspace.
 //   3. attnBwdStoreDqKernel: the fp32 dQ workspace rounded to the output dtype.
+// dQ's atomics make its last bits depend on the order blocks finish in (on a GPU;
+// the emulator runs blocks in order).
 //
-// The fp32 SIMT path below is the reference-quality one for every dtype; shared
-// rows are padded to D + 1 floats so that threads of a warp reading the same
-// column of different keys hit different banks.
+// attnBwdKernel is the fp32 SIMT path, exact to fp32 arithmetic for every dtype:
+// fp32 always, and fp16 / bf16 where the tensor-core twin (attnBwdMmaKernel,
+// attention_backward_mma.cuh: sm_80+, D <= 128) does not apply. Its shared rows
+// are padded to D + 1 floats so that threads of a warp reading the same column of
+// different keys hit different banks.
 #pragma once
 
 // common.cuh first: under the emulator it defines the __host__ __device__ that
