@@ -34,14 +34,27 @@ bool rowsAligned16(const TensorView& t) {
   return true;
 }
 
+// Above 48 KiB of dynamic shared memory a kernel must opt in. The largest block
+// (fp32 tiles for D = 256) needs about 150 KiB: within what sm_80 and sm_90 allow,
+// beyond the 99 KiB of sm_86 / sm_89, where that head dim is then unsupported.
+template <typename Kernel>
+void allowSharedBytes(Kernel kernel, int64_t sharedBytes, int64_t headDim, const char* what) {
+  const cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(sharedBytes));
+  if (err == cudaErrorInvalidValue) {
+    cudaGetLastError();
+    fail(ErrorCode::kUnsupported,
+         expected("a head dim whose tiles fit this GPU's shared memory (" + std::to_string(sharedBytes) +
+                      " bytes per block)",
+                  "attentionBackward", std::to_string(headDim)));
+  }
+  checkCuda(err, what);
+}
+
 template <typename T, int kMaxD>
 void launchMain(const AttnBwdArgs<T>& args, const LaunchContext& ctx) {
   const int64_t sharedBytes = attnBwdSharedBytes(args.headDim, attnBwdQueryTile<kMaxD>());
-  // Above 48 KiB a block must opt in; the largest (D = 256) needs about 150 KiB,
-  // within what sm_80 and sm_90 allow.
-  checkCuda(cudaFuncSetAttribute(attnBwdKernel<T, kMaxD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(sharedBytes)),
-            "cudaFuncSetAttribute (attnBwdKernel)");
+  allowSharedBytes(attnBwdKernel<T, kMaxD>, sharedBytes, args.headDim, "cudaFuncSetAttribute (attnBwdKernel)");
   const dim3 grid(static_cast<unsigned>(ceilDiv(args.kvLen, kAttnBwdKeyTile)), static_cast<unsigned>(args.kvHeads),
                   static_cast<unsigned>(args.batch));
   launchKernel<attnBwdKernel<T, kMaxD>>(grid, kAttnBwdThreads, static_cast<size_t>(sharedBytes), ctx.stream, args);
@@ -51,9 +64,7 @@ void launchMain(const AttnBwdArgs<T>& args, const LaunchContext& ctx) {
 template <typename T, int kMaxD>
 void launchMma(const AttnBwdArgs<T>& args, const LaunchContext& ctx) {
   const int64_t sharedBytes = attnBwdMmaSharedBytes(args.headDim);
-  checkCuda(cudaFuncSetAttribute(attnBwdMmaKernel<T, kMaxD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(sharedBytes)),
-            "cudaFuncSetAttribute (attnBwdMmaKernel)");
+  allowSharedBytes(attnBwdMmaKernel<T, kMaxD>, sharedBytes, args.headDim, "cudaFuncSetAttribute (attnBwdMmaKernel)");
   const dim3 grid(static_cast<unsigned>(ceilDiv(args.kvLen, kAttnBwdKeyTile)), static_cast<unsigned>(args.kvHeads),
                   static_cast<unsigned>(args.batch));
   launchKernel<attnBwdMmaKernel<T, kMaxD>>(grid, kAttnBwdMmaThreads, static_cast<size_t>(sharedBytes), ctx.stream,
