@@ -164,6 +164,15 @@ describe('attention reference', () => {
     expect(attn.isVisible(mc, 3, 7, 0)).toBe(true);
   });
 
+  test.for(['float16', 'bfloat16'] as const)('the plain baseline\'s fast %s rounding is fp32 rounding followed by exact rounding', (dtype) => {
+    const round = attn.rounder(dtype);
+    const rng = new Rng(77);
+    const samples = [0, -0, 65504, 65519.99, 65520, -70000, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 1 + 2 ** -8, 3.4e38, 1e-40, Infinity, -Infinity];
+    for (let i = 0; i < 200000; ++i) samples.push((rng.uniform() < 0.5 ? -1 : 1) * 2 ** (-30 + 50 * rng.uniform()) * (1 + rng.uniform()));
+    for (const x of samples) expect(Object.is(round(x), ref.roundTo(dtype, Math.fround(x))), `${dtype} ${x}`).toBe(true);
+    expect(round(NaN)).toBeNaN();
+  });
+
   test('a plain fp16 implementation lands within a few fp16 ulps of the float64 result, and is not exact', () => {
     const round = (t: ref.RefTensor): ref.RefTensor => ref.map(t, (x) => ref.roundTo('float16', x));
     const q = round(randomTensor([1, 4, 33, 64], 5));

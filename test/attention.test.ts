@@ -6,9 +6,9 @@
  * What runs where (CI budget: all attention files together well under 3 minutes
  * on 2 cores):
  * - 'attention masks': cpu only, every combination of causal × window kinds ×
- *   global tokens × block mask × ALiBi (none, default, custom) × softcap, in fp32,
- *   fp16 and bf16, rotating through small shapes (GQA, MQA, Lq ≠ Lk both ways,
- *   decode, batch 3, D 32 / 64 / 80);
+ *   global tokens × block mask × ALiBi (none, default, custom) × softcap, each
+ *   once, the dtype (fp32, fp16, bf16) and the small shape rotating (GQA, MQA,
+ *   Lq ≠ Lk both ways, decode, batch 3, D 32 / 64 / 80);
  * - 'attention sizes': cpu (and cuda when present): L up to 1025, D up to 256,
  *   each with a representative mask;
  * - 'attention': every device, emu included: small cases that still cover every

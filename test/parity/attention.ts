@@ -298,18 +298,21 @@ export const SMALL_SIZES: readonly AttentionSize[] = [
   { B: 3, Hq: 6, Hkv: 1, Lq: 33, Lk: 33, D: 80 },
   { B: 1, Hq: 12, Hkv: 4, Lq: 97, Lk: 7, D: 32 },
   { B: 1, Hq: 8, Hkv: 8, Lq: 1, Lk: 97, D: 64 },
-  { B: 3, Hq: 8, Hkv: 2, Lq: 40, Lk: 57, D: 64 },
+  { B: 3, Hq: 4, Hkv: 2, Lq: 40, Lk: 57, D: 64 },
 ];
 
-/** cpu: every mask combination × every dtype, each dtype of a combination on a different small shape. */
+/**
+ * cpu: every mask combination once, the dtype and the small shape rotating. The
+ * combination index m runs softcap fastest (period 2), then ALiBi (period 6), so
+ * the dtype (m + floor(m / 6)) mod 3 gives each (ALiBi, softcap) pair every dtype,
+ * and the shape m mod 5 (coprime to every axis length) every shape.
+ */
 export function cpuCrossProductCases(): ParityCase[] {
-  const cases: ParityCase[] = [];
-  allMaskCombinations().forEach((mask, m) => {
-    FLOATS.forEach((dtype, d) => {
-      cases.push(attentionCase({ size: SMALL_SIZES[(m + 2 * d) % SMALL_SIZES.length]!, dtype, mask }));
-    });
-  });
-  return cases;
+  return allMaskCombinations().map((mask, m) => attentionCase({
+    size: SMALL_SIZES[m % SMALL_SIZES.length]!,
+    dtype: FLOATS[(m + Math.floor(m / 6)) % FLOATS.length]!,
+    mask,
+  }));
 }
 
 /**
@@ -331,8 +334,8 @@ export function cpuSizeCases(): ParityCase[] {
       mask: m('causal + blockMask 64', (s) => ({ causal: true, blockMask: blockMaskFor(s.Lq, s.Lk, 64, 'big block') })) },
     { size: { B: 1, Hq: 4, Hkv: 1, Lq: 1025, Lk: 256, D: 80 }, dtype: 'float32', mask: causal },
     { size: { B: 1, Hq: 12, Hkv: 4, Lq: 256, Lk: 256, D: 128 }, dtype: 'float16', mask: m('causal + softcap', () => ({ causal: true, softcap: 1.5 })) },
-    { size: { B: 1, Hq: 8, Hkv: 8, Lq: 97, Lk: 256, D: 256 }, dtype: 'bfloat16', mask: m('alibi + softcap', () => ({ alibi: true, softcap: 1.5 })) },
-    { size: { B: 1, Hq: 6, Hkv: 1, Lq: 1025, Lk: 1025, D: 32 }, dtype: 'float32',
+    { size: { B: 1, Hq: 4, Hkv: 4, Lq: 97, Lk: 256, D: 256 }, dtype: 'bfloat16', mask: m('alibi + softcap', () => ({ alibi: true, softcap: 1.5 })) },
+    { size: { B: 1, Hq: 2, Hkv: 1, Lq: 1025, Lk: 1025, D: 32 }, dtype: 'float32',
       mask: m('window wide + blockMask 32', (s) => ({ window: [4096, 4096], blockMask: blockMaskFor(s.Lq, s.Lk, 32, 'big wide') })) },
     { size: { B: 3, Hq: 8, Hkv: 2, Lq: 256, Lk: 97, D: 64 }, dtype: 'float32', mask: m('causal + alibi custom', (s) => ({ causal: true, alibi: customSlopes(s.Hq, 'b3') })) },
     { size: { B: 3, Hq: 12, Hkv: 4, Lq: 7, Lk: 256, D: 128 }, dtype: 'bfloat16', mask: dense },
@@ -357,7 +360,7 @@ export function emuForwardCases(): ParityCase[] {
   const list: AttentionCaseSpec[] = [
     { size: { B: 1, Hq: 4, Hkv: 2, Lq: 7, Lk: 97, D: 64 }, dtype: 'float32', mask: m('dense', () => ({})) },
     { size: { B: 1, Hq: 2, Hkv: 1, Lq: 97, Lk: 97, D: 128 }, dtype: 'float16', mask: m('causal', () => ({ causal: true })) },
-    { size: { B: 1, Hq: 2, Hkv: 2, Lq: 97, Lk: 97, D: 64 }, dtype: 'bfloat16',
+    { size: { B: 1, Hq: 2, Hkv: 2, Lq: 40, Lk: 97, D: 64 }, dtype: 'bfloat16',
       mask: m('causal + window [16, 0] + globals', (s) => ({ causal: true, window: [16, 0], globalTokens: globalsFor(s.Lk) })) },
     { size: { B: 1, Hq: 6, Hkv: 1, Lq: 33, Lk: 97, D: 64 }, dtype: 'float16',
       mask: m('blockMask 16 + alibi', (s) => ({ blockMask: blockMaskFor(s.Lq, s.Lk, 16, 'emu block'), alibi: true })) },
@@ -365,7 +368,7 @@ export function emuForwardCases(): ParityCase[] {
       mask: m('window [inf, 3] + alibi custom + softcap', (s) => ({ window: [Infinity, 3], alibi: customSlopes(s.Hq, 'emu'), softcap: 1.5 })) },
     { size: { B: 3, Hq: 2, Hkv: 1, Lq: 40, Lk: 7, D: 32 }, dtype: 'bfloat16', mask: m('causal (Lq > Lk)', () => ({ causal: true })) },
     { size: { B: 1, Hq: 1, Hkv: 1, Lq: 16, Lk: 16, D: 256 }, dtype: 'float16', mask: m('window [0, 0]', () => ({ window: [0, 0] })) },
-    { size: { B: 1, Hq: 2, Hkv: 1, Lq: 130, Lk: 130, D: 128 }, dtype: 'float32',
+    { size: { B: 1, Hq: 2, Hkv: 1, Lq: 100, Lk: 130, D: 128 }, dtype: 'float32',
       mask: m('causal + window wide + globals', (s) => ({ causal: true, window: [1000, 1000], globalTokens: globalsFor(s.Lk) })) },
     { size: { B: 2, Hq: 4, Hkv: 2, Lq: 7, Lk: 33, D: 64 }, dtype: 'float16', mask: m('causal', () => ({ causal: true })), transposed: true },
   ];

@@ -22,7 +22,7 @@
  * The loops work on typed arrays with no per-element allocation, so a reference for
  * Lq = Lk = 1025 costs about a second.
  */
-import { roundTo, type FloatDType } from './dtype.js';
+import type { FloatDType } from './dtype.js';
 import type { RefTensor } from './tensor.js';
 
 export interface AttentionOptions {
@@ -147,8 +147,49 @@ function slopesFor(opts: AttentionOptions, Hq: number): Float64Array | null {
 
 const identity = (x: number): number => x;
 
-function rounder(dtype: FloatDType | undefined): (x: number) => number {
-  return dtype === undefined ? identity : (x: number) => roundTo(dtype, x);
+// The plain baseline rounds every intermediate: millions of roundings per case,
+// so they work on float32 bit patterns rather than through dtype.ts's exact
+// float64 rounding. A plain kernel computes in fp32 and rounds that to fp16/bf16,
+// so rounding through fp32 first is what it does too.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** fp32 → bf16, round to nearest even on the top 16 bits (overflow carries into infinity). */
+function roundViaFloat32ToBFloat16(x: number): number {
+  f32[0] = x;
+  const u = u32[0]!;
+  if ((u & 0x7f800000) === 0x7f800000) return f32[0]!; // infinity or NaN
+  u32[0] = (u + 0x7fff + ((u >>> 16) & 1)) & 0xffff0000;
+  return f32[0]!;
+}
+
+/** fp32 → fp16: ties to even, subnormals below 2^-14, infinity from 65520 up. */
+function roundViaFloat32ToFloat16(x: number): number {
+  const v = Math.fround(x);
+  const a = Math.abs(v);
+  if (Number.isNaN(a)) return NaN;
+  if (a >= 65520) return v < 0 ? -Infinity : Infinity;
+  if (a < 2 ** -14) {
+    const scaled = a * 2 ** 24; // exact: a is a float32 below 2^-14
+    const f = Math.floor(scaled);
+    const d = scaled - f;
+    const r = d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f;
+    return Math.sign(v) * r * 2 ** -24;
+  }
+  f32[0] = v;
+  const u = u32[0]!;
+  u32[0] = (u + 0xfff + ((u >>> 13) & 1)) & 0xffffe000;
+  return f32[0]!;
+}
+
+/** The rounding a plain implementation in `dtype` applies to a value it stores (identity for float64). */
+export function rounder(dtype: FloatDType | undefined): (x: number) => number {
+  switch (dtype) {
+    case undefined: return identity;
+    case 'float32': return Math.fround;
+    case 'float16': return roundViaFloat32ToFloat16;
+    case 'bfloat16': return roundViaFloat32ToBFloat16;
+  }
 }
 
 // ---------------------------------------------------------------------------
