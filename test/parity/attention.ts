@@ -311,12 +311,16 @@ export const SMALL_SIZES: readonly AttentionSize[] = [
  * the dtype (m + floor(m / 6)) mod 3 gives each (ALiBi, softcap) pair every dtype,
  * and the shape m mod 5 (coprime to every axis length) every shape.
  */
-export function cpuCrossProductCases(): ParityCase[] {
-  return allMaskCombinations().map((mask, m) => attentionCase({
+export function cpuCrossProductSpecs(): AttentionCaseSpec[] {
+  return allMaskCombinations().map((mask, m) => ({
     size: SMALL_SIZES[m % SMALL_SIZES.length]!,
     dtype: FLOATS[(m + Math.floor(m / 6)) % FLOATS.length]!,
     mask,
   }));
+}
+
+export function cpuCrossProductCases(): ParityCase[] {
+  return cpuCrossProductSpecs().map(attentionCase);
 }
 
 /**
@@ -325,10 +329,14 @@ export function cpuCrossProductCases(): ParityCase[] {
  * batch 1 and 3, and outputs without lse.
  */
 export function cpuSizeCases(): ParityCase[] {
+  return cpuSizeSpecs().map(attentionCase);
+}
+
+export function cpuSizeSpecs(): AttentionCaseSpec[] {
   const m = (name: string, o: (s: AttentionSize) => AttentionOptions): MaskSpec => fixedMask(o, name);
   const dense = m('dense', () => ({}));
   const causal = m('causal', () => ({ causal: true }));
-  const list: AttentionCaseSpec[] = [
+  return [
     { size: { B: 1, Hq: 2, Hkv: 1, Lq: 1025, Lk: 1025, D: 64 }, dtype: 'float32', mask: causal },
     { size: { B: 1, Hq: 2, Hkv: 2, Lq: 1025, Lk: 1025, D: 128 }, dtype: 'bfloat16',
       mask: m('causal + window [127, 0] + globals + alibi', (s) => ({ causal: true, window: [127, 0], globalTokens: globalsFor(s.Lk), alibi: true })) },
@@ -351,7 +359,6 @@ export function cpuSizeCases(): ParityCase[] {
     { size: { B: 3, Hq: 8, Hkv: 2, Lq: 33, Lk: 97, D: 64 }, dtype: 'float32', mask: causal, transposed: true },
     { size: { B: 1, Hq: 8, Hkv: 2, Lq: 1, Lk: 130, D: 128 }, dtype: 'bfloat16', mask: m('window [31, 0] + alibi', () => ({ window: [31, 0], alibi: true })), transposed: true },
   ];
-  return list.map(attentionCase);
 }
 
 /**
@@ -360,8 +367,12 @@ export function cpuSizeCases(): ParityCase[] {
  * tuned head dims 64 and 128, a generic one (80), 32 and 256.
  */
 export function emuForwardCases(): ParityCase[] {
+  return emuForwardSpecs().map(attentionCase);
+}
+
+export function emuForwardSpecs(): AttentionCaseSpec[] {
   const m = (name: string, o: (s: AttentionSize) => AttentionOptions): MaskSpec => fixedMask(o, name);
-  const list: AttentionCaseSpec[] = [
+  return [
     { size: { B: 1, Hq: 4, Hkv: 2, Lq: 7, Lk: 97, D: 64 }, dtype: 'float32', mask: m('dense', () => ({})) },
     { size: { B: 1, Hq: 2, Hkv: 1, Lq: 97, Lk: 97, D: 128 }, dtype: 'float16', mask: m('causal', () => ({ causal: true })) },
     { size: { B: 1, Hq: 2, Hkv: 2, Lq: 40, Lk: 97, D: 64 }, dtype: 'bfloat16',
@@ -376,11 +387,14 @@ export function emuForwardCases(): ParityCase[] {
       mask: m('causal + window wide + globals', (s) => ({ causal: true, window: [1000, 1000], globalTokens: globalsFor(s.Lk) })) },
     { size: { B: 2, Hq: 4, Hkv: 2, Lq: 7, Lk: 33, D: 64 }, dtype: 'float16', mask: m('causal', () => ({ causal: true })), transposed: true },
   ];
-  return list.map(attentionCase);
 }
 
 /** The backward on cpu: each mask kind, ALiBi, softcap, GQA, rows without a key, every dtype. */
 export function cpuBackwardCases(): ParityCase[] {
+  return cpuBackwardSpecs().map(attentionBackwardCase);
+}
+
+export function cpuBackwardSpecs(): AttentionCaseSpec[] {
   const kinds: MaskSpec[] = [
     maskFromAxes({ causal: false, window: 'none', globals: false, block: false, alibi: 'none', softcap: false }),
     maskFromAxes({ causal: true, window: 'none', globals: false, block: false, alibi: 'none', softcap: false }),
@@ -399,29 +413,33 @@ export function cpuBackwardCases(): ParityCase[] {
     { B: 3, Hq: 6, Hkv: 1, Lq: 40, Lk: 7, D: 32 },
     { B: 1, Hq: 12, Hkv: 4, Lq: 7, Lk: 97, D: 80 },
   ];
-  const cases: ParityCase[] = [];
+  const specs: AttentionCaseSpec[] = [];
   kinds.forEach((mask, m) => {
-    FLOATS.forEach((dtype, d) => cases.push(attentionBackwardCase({ size: sizes[(m + d) % sizes.length]!, dtype, mask })));
+    FLOATS.forEach((dtype, d) => specs.push({ size: sizes[(m + d) % sizes.length]!, dtype, mask }));
   });
   const causal = fixedMask(() => ({ causal: true }), 'causal');
-  cases.push(attentionBackwardCase({ size: { B: 1, Hq: 2, Hkv: 1, Lq: 256, Lk: 256, D: 128 }, dtype: 'float32', mask: causal }));
-  cases.push(attentionBackwardCase({ size: { B: 1, Hq: 2, Hkv: 2, Lq: 97, Lk: 256, D: 256 }, dtype: 'bfloat16',
-    mask: fixedMask(() => ({ causal: true, window: [31, 0], alibi: true }), 'causal + window [31, 0] + alibi') }));
-  cases.push(attentionBackwardCase({ size: { B: 1, Hq: 8, Hkv: 8, Lq: 1, Lk: 97, D: 64 }, dtype: 'float16', mask: causal }));
-  return cases;
+  specs.push({ size: { B: 1, Hq: 2, Hkv: 1, Lq: 256, Lk: 256, D: 128 }, dtype: 'float32', mask: causal });
+  specs.push({ size: { B: 1, Hq: 2, Hkv: 2, Lq: 97, Lk: 256, D: 256 }, dtype: 'bfloat16',
+    mask: fixedMask(() => ({ causal: true, window: [31, 0], alibi: true }), 'causal + window [31, 0] + alibi') });
+  specs.push({ size: { B: 1, Hq: 8, Hkv: 8, Lq: 1, Lk: 97, D: 64 }, dtype: 'float16', mask: causal });
+  return specs;
 }
 
 /** The backward on emu: few, small, yet every mask kind and dtype once. */
 export function emuBackwardCases(): ParityCase[] {
+  return emuBackwardSpecs().map(attentionBackwardCase);
+}
+
+export function emuBackwardSpecs(): AttentionCaseSpec[] {
   const m = (name: string, o: (s: AttentionSize) => AttentionOptions): MaskSpec => fixedMask(o, name);
   return [
-    attentionBackwardCase({ size: { B: 1, Hq: 4, Hkv: 2, Lq: 33, Lk: 57, D: 64 }, dtype: 'float32', mask: m('causal', () => ({ causal: true })) }),
-    attentionBackwardCase({ size: { B: 1, Hq: 2, Hkv: 1, Lq: 40, Lk: 40, D: 128 }, dtype: 'float16',
-      mask: m('window [8, 2] + globals + alibi', (s) => ({ window: [8, 2], globalTokens: globalsFor(s.Lk), alibi: true })) }),
-    attentionBackwardCase({ size: { B: 1, Hq: 2, Hkv: 2, Lq: 40, Lk: 48, D: 64 }, dtype: 'bfloat16',
-      mask: m('blockMask 16 + softcap', (s) => ({ blockMask: blockMaskFor(s.Lq, s.Lk, 16, 'emu bwd'), softcap: 1.5 })) }),
-    attentionBackwardCase({ size: { B: 2, Hq: 2, Hkv: 1, Lq: 20, Lk: 7, D: 32 }, dtype: 'float32',
-      mask: m('causal (Lq > Lk) + alibi custom', (s) => ({ causal: true, alibi: customSlopes(s.Hq, 'emu bwd') })) }),
+    { size: { B: 1, Hq: 4, Hkv: 2, Lq: 33, Lk: 57, D: 64 }, dtype: 'float32', mask: m('causal', () => ({ causal: true })) },
+    { size: { B: 1, Hq: 2, Hkv: 1, Lq: 40, Lk: 40, D: 128 }, dtype: 'float16',
+      mask: m('window [8, 2] + globals + alibi', (s) => ({ window: [8, 2], globalTokens: globalsFor(s.Lk), alibi: true })) },
+    { size: { B: 1, Hq: 2, Hkv: 2, Lq: 40, Lk: 48, D: 64 }, dtype: 'bfloat16',
+      mask: m('blockMask 16 + softcap', (s) => ({ blockMask: blockMaskFor(s.Lq, s.Lk, 16, 'emu bwd'), softcap: 1.5 })) },
+    { size: { B: 2, Hq: 2, Hkv: 1, Lq: 20, Lk: 7, D: 32 }, dtype: 'float32',
+      mask: m('causal (Lq > Lk) + alibi custom', (s) => ({ causal: true, alibi: customSlopes(s.Hq, 'emu bwd') })) },
   ];
 }
 
