@@ -57,6 +57,11 @@ const SCENARIOS: Scenario[] = [
     steps: [{ T: 10, Lq: 5 }, ...decode(9), { T: 5, Lq: 5 }, { T: 20, Lq: 1 }, ...decode(2)],
   },
   {
+    name: 'window 5 in a ring of 7, fp16, no RoPE, GQA, two sequences: wraps during decode, then a chunk across the wrap',
+    dtype: 'float16', B: 2, Hq: 4, Hkv: 2, D: 64, capacity: 7, window: 5,
+    steps: [{ T: 6, lengths: [6, 2], Lq: 3 }, ...decode(8), { T: 3, Lq: 3 }],
+  },
+  {
     name: 'window 6 in a ring of 6, bf16, RoPE interleaved NTK ×4, two sequences of different lengths',
     dtype: 'bfloat16', B: 2, Hq: 4, Hkv: 2, D: 64, capacity: 6, window: 6,
     rope: { layout: 'interleaved', scaling: { type: 'ntk', factor: 4 }, base: 500 },

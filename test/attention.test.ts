@@ -12,20 +12,25 @@
  * - 'attention sizes': cpu (and cuda when present): L up to 1025, D up to 256,
  *   each with a representative mask;
  * - 'attention': every device, emu included: small cases that still cover every
- *   mask kind, every dtype, GQA and the tuned head dims.
+ *   mask kind, every dtype, GQA and the tuned head dims;
+ * - 'attention masks sample': the devices other than cpu, every 8th combination
+ *   of the cross product (a sample that holds every option; see
+ *   attention-tolerance.test.ts for the bugs it catches).
  */
 import { describe, expect, test } from 'vitest';
 import * as tessera from '../lib/index.js';
 import * as ref from './reference/index.js';
 import * as attn from './reference/attention.js';
 import { FLOAT_DTYPES, parityMatrix, Rng, withPoisonedAllocations } from './parity/harness.js';
-import { blockMaskFor, cpuCrossProductCases, cpuSizeCases, emuForwardCases } from './parity/attention.js';
+import { blockMaskFor, cpuCrossProductCases, cpuSizeCases, crossProductSampleCases, emuForwardCases } from './parity/attention.js';
 
 const devices = tessera.availableDevices();
 /** Devices fast enough for the large cases: the CPU backend and real GPUs (not the emulator). */
 const fastDevices = devices.filter((d) => d === 'cpu' || d.startsWith('cuda'));
 
 parityMatrix('attention masks', cpuCrossProductCases(), { devices: ['cpu'] });
+const otherDevices = devices.filter((d) => d !== 'cpu');
+if (otherDevices.length > 0) parityMatrix('attention masks sample', crossProductSampleCases(), { devices: otherDevices });
 parityMatrix('attention sizes', cpuSizeCases(), { devices: fastDevices });
 parityMatrix('attention', emuForwardCases());
 

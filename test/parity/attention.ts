@@ -195,6 +195,11 @@ export interface AttentionCaseSpec {
    * handed over as transpose(1, 2) views: strided heads and rows, stride-1 D.
    */
   transposed?: boolean;
+  /**
+   * Backward only: take out and lse from tessera's own forward on the device (as
+   * autograd does) instead of the float64 forward's, rounded as the device stores them.
+   */
+  ownForward?: boolean;
 }
 
 /** A lazily computed value, so the plain baseline runs only for the dtypes that need it, once per case run. */
@@ -238,23 +243,34 @@ export function attentionCase(spec: AttentionCaseSpec): ParityCase {
 }
 
 /**
- * The backward: tessera's own forward (out, lse) feeds tessera's backward, as
- * autograd will; the reference is the analytic float64 gradient. Inputs q, k, v, dout.
+ * The backward against the analytic float64 gradient; inputs q, k, v, dout. The
+ * forward's out and lse it needs are the float64 forward's, uploaded (out in the
+ * case dtype, lse in fp32), so the backward kernel is tested on its own, even on a
+ * device whose forward is not there yet; with ownForward they come from tessera's
+ * forward on the device instead. (The harness calls `reference` before `run`.)
  */
 export function attentionBackwardCase(spec: AttentionCaseSpec): ParityCase {
   const { size: s, dtype, mask } = spec;
   const options = mask.options(s);
   let plain: () => RefTensor[] = () => [];
+  let forward: { out: RefTensor; lse: RefTensor } | null = null;
   return {
     op: 'attentionBackward',
     dtype,
-    name: `${sizeName(s)} ${mask.name}`,
+    name: `${sizeName(s)} ${mask.name}${spec.ownForward ? ' (own forward)' : ''}`,
     inputs: [
       { shape: [s.B, s.Hq, s.Lq, s.D] }, { shape: [s.B, s.Hkv, s.Lk, s.D] }, { shape: [s.B, s.Hkv, s.Lk, s.D] },
       { shape: [s.B, s.Hq, s.Lq, s.D] },
     ],
-    run(t: Tessera, [q, k, v, dout]: Tensor[]) {
-      const { out, lse } = t.attention(q!, k!, v!, { ...options, returnLse: true });
+    run(t: Tessera, [q, k, v, dout]: Tensor[], device: string) {
+      const uploaded = (): { out: Tensor; lse: Tensor } => {
+        if (!forward) throw new Error('attentionBackward case: run before reference');
+        return {
+          out: t.tensor(Float32Array.from(forward.out.data), { shape: [...forward.out.shape], dtype, device }),
+          lse: t.tensor(Float32Array.from(forward.lse.data), { shape: [...forward.lse.shape], dtype: 'float32', device }),
+        };
+      };
+      const { out, lse } = spec.ownForward ? t.attention(q!, k!, v!, { ...options, returnLse: true }) : uploaded();
       try {
         const { dq, dk, dv } = t.attentionBackward(dout!, q!, k!, v!, out, lse, options);
         return [dq, dk, dv];
@@ -264,6 +280,7 @@ export function attentionBackwardCase(spec: AttentionCaseSpec): ParityCase {
       }
     },
     reference([q, k, v, dout]) {
+      forward = refAttention(q!, k!, v!, options);
       const g = refBackward(dout!, q!, k!, v!, options);
       plain = lazy(() => {
         const p = refBackward(dout!, q!, k!, v!, options, dtype);
@@ -321,6 +338,15 @@ export function cpuCrossProductSpecs(): AttentionCaseSpec[] {
 
 export function cpuCrossProductCases(): ParityCase[] {
   return cpuCrossProductSpecs().map(attentionCase);
+}
+
+/** Every 8th combination of the cross product: the sample the other devices run (every option is in it). */
+export function crossProductSampleSpecs(): AttentionCaseSpec[] {
+  return cpuCrossProductSpecs().filter((_, m) => m % 8 === 3);
+}
+
+export function crossProductSampleCases(): ParityCase[] {
+  return crossProductSampleSpecs().map(attentionCase);
 }
 
 /**
@@ -422,6 +448,8 @@ export function cpuBackwardSpecs(): AttentionCaseSpec[] {
   specs.push({ size: { B: 1, Hq: 2, Hkv: 2, Lq: 97, Lk: 256, D: 256 }, dtype: 'bfloat16',
     mask: fixedMask(() => ({ causal: true, window: [31, 0], alibi: true }), 'causal + window [31, 0] + alibi') });
   specs.push({ size: { B: 1, Hq: 8, Hkv: 8, Lq: 1, Lk: 97, D: 64 }, dtype: 'float16', mask: causal });
+  specs.push({ size: { B: 1, Hq: 8, Hkv: 2, Lq: 33, Lk: 57, D: 64 }, dtype: 'float32', mask: kinds[kinds.length - 1]!, ownForward: true });
+  specs.push({ size: { B: 3, Hq: 6, Hkv: 1, Lq: 40, Lk: 7, D: 32 }, dtype: 'bfloat16', mask: causal, ownForward: true });
   return specs;
 }
 
