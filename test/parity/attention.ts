@@ -412,6 +412,10 @@ export function emuForwardSpecs(): AttentionCaseSpec[] {
     { size: { B: 1, Hq: 2, Hkv: 1, Lq: 100, Lk: 130, D: 128 }, dtype: 'float32',
       mask: m('causal + window wide + globals', (s) => ({ causal: true, window: [1000, 1000], globalTokens: globalsFor(s.Lk) })) },
     { size: { B: 2, Hq: 4, Hkv: 2, Lq: 7, Lk: 33, D: 64 }, dtype: 'float16', mask: m('causal', () => ({ causal: true })), transposed: true },
+    // Decode against a long cache: the split-KV (flash-decoding) path and its merge.
+    { size: { B: 1, Hq: 4, Hkv: 1, Lq: 1, Lk: 1025, D: 128 }, dtype: 'float16', mask: m('causal + alibi', () => ({ causal: true, alibi: true })) },
+    { size: { B: 2, Hq: 2, Hkv: 2, Lq: 2, Lk: 700, D: 64 }, dtype: 'float32',
+      mask: m('window [300, 0] + globals', (s) => ({ window: [300, 0], globalTokens: globalsFor(s.Lk) })) },
   ];
 }
 
