@@ -204,9 +204,11 @@ constexpr size_t attentionMmaSharedBytes() {
 // giving the global row or null for a row that does not exist (zero-filled), as
 // are the columns from D to kD. vector: cp.async in 16-byte chunks (the caller
 // commits); otherwise element by element, visible after the next barrier all
-// the same.
+// the same. anyRow: a 16-byte aligned global address, the source operand of a
+// chunk that reads nothing (cp.async still wants a valid global address).
 template <int kRows, int kD, typename RowSource>
-__device__ __forceinline__ void loadTile16(uint16_t* tile, int D, bool vector, RowSource rowSource) {
+__device__ __forceinline__ void loadTile16(uint16_t* tile, int D, bool vector, const uint16_t* anyRow,
+                                           RowSource rowSource) {
   constexpr int kChunks = kD / 8;
   static_assert(kRows * kChunks % kAttentionThreads == 0, "a tile splits evenly over the threads");
 #pragma unroll
@@ -218,8 +220,7 @@ __device__ __forceinline__ void loadTile16(uint16_t* tile, int D, bool vector, R
     valid = valid < 0 ? 0 : (valid > 8 ? 8 : valid);
     uint16_t* dst = tile + swizzled<kD>(r, chunk);
     if (vector) {
-      // A fully zero-filled chunk reads nothing, but the address must still be valid.
-      cpAsync<16>(dst, valid > 0 ? src + chunk * 8 : tile, valid * 2);
+      cpAsync<16>(dst, valid > 0 ? src + chunk * 8 : anyRow, valid * 2);
     } else {
       uint16_t v[8];
 #pragma unroll
@@ -263,13 +264,13 @@ __global__ void __launch_bounds__(kAttentionThreads) attentionMmaKernel(Attentio
   const uint16_t* k = static_cast<const uint16_t*>(p.k.data) + blk.b * p.k.strides[0] + blk.kvHead * p.k.strides[1];
   const uint16_t* v = static_cast<const uint16_t*>(p.v.data) + blk.b * p.v.strides[0] + blk.kvHead * p.v.strides[1];
   auto loadKeys = [&](uint16_t* tile, const uint16_t* base, int64_t rowStride, int64_t t) {
-    loadTile16<kBlockN, kD>(tile, D, launch.vectorLoads, [&](int r) -> const uint16_t* {
+    loadTile16<kBlockN, kD>(tile, D, launch.vectorLoads, base, [&](int r) -> const uint16_t* {
       const int64_t j = t * kBlockN + r;
       return j < blk.n ? base + attn::keyRow(p, blk.b, blk.n, j) * rowStride : nullptr;
     });
   };
 
-  loadTile16<kBlockM, kD>(qTile, D, launch.vectorLoads, [&](int r) -> const uint16_t* {
+  loadTile16<kBlockM, kD>(qTile, D, launch.vectorLoads, q, [&](int r) -> const uint16_t* {
     return blk.i0 + r < p.qLen ? q + (blk.i0 + r) * p.q.strides[2] : nullptr;
   });
   int64_t t = nextVisibleTile<kBlockN>(p, blk, blk.tileBegin);
