@@ -508,15 +508,22 @@ __global__ void __launch_bounds__(kAttentionThreads) attentionSimtKernel(Attenti
     }
     __syncthreads();
 
-    // Scores: lane = key, each warp kRowsPerWarp rows.
+    // Scores: lane = key, each warp kRowsPerWarp rows, whose dot products share
+    // each read of the key.
     const bool unmasked = tileNeedsNoMask<BN>(p, blk, t);
+    const int warpRow = warp * kRowsPerWarp;
+    float dots[kRowsPerWarp] = {};
+    for (int d = 0; d < D; ++d) {
+      const float kd = ks[lane * (kD + 1) + d];
+#pragma unroll
+      for (int rr = 0; rr < kRowsPerWarp; ++rr) dots[rr] = fmaf(qs[(warpRow + rr) * kD + d], kd, dots[rr]);
+    }
+#pragma unroll
     for (int rr = 0; rr < kRowsPerWarp; ++rr) {
-      const int r = warp * kRowsPerWarp + rr;
+      const int r = warpRow + rr;
       const int i = static_cast<int>(blk.i0) + r, j = static_cast<int>(j0) + lane;
-      float dot = 0.0f;
-      for (int d = 0; d < D; ++d) dot = fmaf(qs[r * kD + d], ks[lane * (kD + 1) + d], dot);
       const bool hidden = !unmasked && hiddenPair(p, blk, i, j);
-      const float s = hidden ? -INFINITY : score(dot, i + static_cast<int>(blk.offset), j);
+      const float s = hidden ? -INFINITY : score(dots[rr], i + static_cast<int>(blk.offset), j);
       const float newMax = fmaxf(rowMax[r], warpAllReduce(s, MaxOp{}));
       const float ref = softmaxReference(newMax);
       const float prob = expRelative(s, ref);
