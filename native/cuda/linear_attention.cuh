@@ -1,0 +1,434 @@
+// Linear attention kernels (Katharopoulos et al. 2020; FAVOR+, Choromanski et al.
+// 2021); the math is in core/op_params.h (LinearAttentionParams).
+//
+// Shape letters: B batch, Hq query heads, Hkv key/value heads, G = Hq / Hkv query
+// heads per kv head, L length, Dk key dim, Dv value dim, F features (the width of
+// φ: Dk for elu/relu, numFeatures for FAVOR+), C the chunk length.
+//
+// Everything reduces to one fp32 primitive, the chunked scan:
+//   out_i = Σ_{j ∈ J(i)} (a_i · b_j) v_j  (+ a_i · S0),   J(i) = {j ≤ i}, {j ≥ i} or all,
+// run chunk by chunk with the state S = Σ b_j v_jᵀ [width, valueWidth] in shared
+// memory: inside a chunk the sum is a small masked matmul, across chunks it goes
+// through S. Appending a column of ones to v makes the last output column the
+// normalizer (φ(q_i) · z_i) in the same pass, and the state's last column z.
+// The backward is four such scans over fp32 copies of the features (see the
+// launcher). The features themselves, and their gradients, are row kernels.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "../core/op_params.h"
+#include "common.cuh"
+
+namespace tessera::TESSERA_CUDA_NS {
+
+// ---------------------------------------------------------------------------
+// The chunked scan.
+
+constexpr int kScanChunk = 64;     // C: positions per chunk
+constexpr int kScanThreads = 256;  // 16 x 16 threads, each 4 rows of the chunk
+constexpr int kScanTileWidth = 32;   // columns of a and b per shared tile
+constexpr int kScanValueTile = 32;   // value columns per block (the Dv split)
+
+enum class ScanOrder : int32_t {
+  kCausal = 0,      // j ≤ i: chunks first to last
+  kAntiCausal = 1,  // j ≥ i: chunks last to first (the backward's reverse scan)
+  kFull = 2,        // every j: S over all chunks first, then the outputs
+};
+
+// An fp32 operand [B, heads, L, ld] (only the first width columns are read).
+// perQueryHead: it has Hq heads (query head kvh·G + g), else Hkv.
+struct ScanOperand {
+  const float* data = nullptr;
+  int64_t ld = 0;
+  bool perQueryHead = false;
+};
+
+struct ScanArgs {
+  ScanOperand a, b, v;  // b and v share their head kind
+  float* out = nullptr;  // [B, heads of a, L, outLd], columns [0, valueWidth)
+  int64_t outLd = 0;
+  int64_t width = 0, valueWidth = 0;  // of a and b; of v and out
+  int64_t len = 0, groups = 1, kvHeads = 1;
+  ScanOrder order = ScanOrder::kCausal;
+  // Optional starting state, read and rewritten in place: columns < stateValueDim
+  // of S come from stateS [B·Hkv, width, stateValueDim], column stateValueDim (the
+  // normalizer column) from stateZ [B·Hkv, width]; all times stateScale[B·Hkv]
+  // (FAVOR+'s rescaling to a new key stabilizer; null = 1).
+  float* stateS = nullptr;
+  float* stateZ = nullptr;
+  const float* stateScale = nullptr;
+  int64_t stateValueDim = 0;
+};
+
+// Floats of dynamic shared memory a scan block needs.
+inline int64_t scanSharedFloats(int64_t width) {
+  return width * kScanValueTile + 2 * kScanChunk * (kScanTileWidth + 1) + kScanChunk * kScanValueTile +
+         kScanChunk * (kScanChunk + 1);
+}
+
+__device__ __forceinline__ int64_t scanHeadOffset(const ScanOperand& x, int64_t b, int64_t kvh, int64_t g,
+                                                  const ScanArgs& s) {
+  const int64_t head = x.perQueryHead ? (b * s.kvHeads + kvh) * s.groups + g : b * s.kvHeads + kvh;
+  return head * s.len * x.ld;
+}
+
+// tile [C][ldTile] = rows t0.. of x (at base), columns col0 .. col0 + tileCols, zero
+// outside [0, len) x [0, cols): padded rows and columns then add nothing.
+__device__ __forceinline__ void scanLoadTile(float* tile, int ldTile, int tileCols, const float* x, int64_t ld,
+                                             int64_t t0, int64_t len, int64_t col0, int64_t cols) {
+  for (int idx = threadIdx.x; idx < kScanChunk * tileCols; idx += kScanThreads) {
+    const int r = idx / tileCols, c = idx % tileCols;
+    const int64_t t = t0 + r, col = col0 + c;
+    tile[r * ldTile + c] = (t < len && col < cols) ? x[t * ld + col] : 0.0f;
+  }
+}
+
+// Grid (ceil(valueWidth / kScanValueTile), B·Hkv), kScanThreads threads,
+// scanSharedFloats(width) floats of dynamic shared memory. Each block owns
+// kScanValueTile value columns of one (batch, kv head) and walks its G query heads.
+__global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
+  constexpr int C = kScanChunk, TW = kScanTileWidth, VT = kScanValueTile;
+  TESSERA_DYNAMIC_SHARED(float, shared);
+  float* state = shared;                           // [width][VT]
+  float* tileA = state + s.width * VT;             // [C][TW + 1]
+  float* tileB = tileA + C * (TW + 1);             // [C][TW + 1]
+  float* tileV = tileB + C * (TW + 1);             // [C][VT]
+  float* scores = tileV + C * VT;                  // [C][C + 1]
+
+  const int64_t col0 = static_cast<int64_t>(blockIdx.x) * VT;
+  const int64_t bkv = blockIdx.y, batch = bkv / s.kvHeads, kvh = bkv % s.kvHeads;
+  const int tid = threadIdx.x, ty = tid / 16, tx = tid % 16;
+  const int64_t valueCols = s.valueWidth - col0 < VT ? s.valueWidth - col0 : VT;
+  const int aHeads = s.a.perQueryHead ? static_cast<int>(s.groups) : 1;
+  const int bHeads = s.b.perQueryHead ? static_cast<int>(s.groups) : 1;
+
+  const float scale = s.stateScale ? s.stateScale[bkv] : 1.0f;
+  for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
+    const int64_t row = idx / VT, col = col0 + idx % VT;
+    float x = 0.0f;
+    if (s.stateS && col < s.valueWidth) {
+      x = col < s.stateValueDim ? s.stateS[(bkv * s.width + row) * s.stateValueDim + col]
+                                : s.stateZ[bkv * s.width + row];
+      // A fresh FAVOR+ state (scale 0) contributes nothing, without a 0 · Inf.
+      x = scale == 0.0f ? 0.0f : x * scale;
+    }
+    state[idx] = x;
+  }
+
+  const int64_t chunks = (s.len + C - 1) / C;
+
+  // S += Σ_{j in chunk} b_jᵀ v_j over the b heads.
+  auto accumulateState = [&](int64_t t0) {
+    for (int gb = 0; gb < bHeads; ++gb) {
+      const float* bBase = s.b.data + scanHeadOffset(s.b, batch, kvh, gb, s);
+      const float* vBase = s.v.data + scanHeadOffset(s.v, batch, kvh, gb, s);
+      __syncthreads();  // the previous readers of tileV are done
+      scanLoadTile(tileV, VT, VT, vBase, s.v.ld, t0, s.len, col0, s.valueWidth);
+      for (int64_t w0 = 0; w0 < s.width; w0 += TW) {
+        __syncthreads();
+        scanLoadTile(tileB, TW + 1, TW, bBase, s.b.ld, t0, s.len, w0, s.width);
+        __syncthreads();
+        // One warp per state row: its 32 lanes cover the 32 value columns.
+        const int col = tid % 32;
+        for (int r = tid / 32; r < TW; r += kScanThreads / 32) {
+          if (w0 + r >= s.width) break;
+          float acc = 0.0f;
+          for (int j = 0; j < C; ++j) acc += tileB[j * (TW + 1) + r] * tileV[j * VT + col];
+          state[(w0 + r) * VT + col] += acc;
+        }
+      }
+    }
+  };
+
+  // out_i for the chunk's rows: a_i · S, plus the masked in-chunk products when
+  // `inChunk` (causal orders).
+  auto computeOutputs = [&](int64_t t0, bool inChunk) {
+    const bool causal = s.order == ScanOrder::kCausal;
+    for (int g = 0; g < aHeads; ++g) {
+      const float* aBase = s.a.data + scanHeadOffset(s.a, batch, kvh, g, s);
+      float o[4][2] = {};
+      for (int gb = 0; gb < (inChunk ? bHeads : 1); ++gb) {
+        const float* bBase = s.b.data + scanHeadOffset(s.b, batch, kvh, gb, s);
+        float p[4][4] = {};
+        for (int64_t w0 = 0; w0 < s.width; w0 += TW) {
+          __syncthreads();
+          scanLoadTile(tileA, TW + 1, TW, aBase, s.a.ld, t0, s.len, w0, s.width);
+          if (inChunk) scanLoadTile(tileB, TW + 1, TW, bBase, s.b.ld, t0, s.len, w0, s.width);
+          __syncthreads();
+          const int kEnd = s.width - w0 < TW ? static_cast<int>(s.width - w0) : TW;
+          if (gb == 0) {
+            for (int k = 0; k < kEnd; ++k) {
+              const float s0 = state[(w0 + k) * VT + tx], s1 = state[(w0 + k) * VT + tx + 16];
+              for (int r = 0; r < 4; ++r) {
+                const float x = tileA[(ty + 16 * r) * (TW + 1) + k];
+                o[r][0] += x * s0;
+                o[r][1] += x * s1;
+              }
+            }
+          }
+          if (inChunk) {
+            for (int k = 0; k < kEnd; ++k) {
+              float bk[4];
+              for (int c = 0; c < 4; ++c) bk[c] = tileB[(tx + 16 * c) * (TW + 1) + k];
+              for (int r = 0; r < 4; ++r) {
+                const float x = tileA[(ty + 16 * r) * (TW + 1) + k];
+                for (int c = 0; c < 4; ++c) p[r][c] += x * bk[c];
+              }
+            }
+          }
+        }
+        if (inChunk) {
+          // Rows and columns are positions in the same chunk, so the local indices
+          // compare like the global ones.
+          for (int r = 0; r < 4; ++r) {
+            for (int c = 0; c < 4; ++c) {
+              const int i = ty + 16 * r, j = tx + 16 * c;
+              const bool visible = causal ? j <= i : j >= i;
+              scores[i * (C + 1) + j] = visible ? p[r][c] : 0.0f;
+            }
+          }
+          const float* vBase = s.v.data + scanHeadOffset(s.v, batch, kvh, gb, s);
+          scanLoadTile(tileV, VT, VT, vBase, s.v.ld, t0, s.len, col0, s.valueWidth);
+          __syncthreads();
+          for (int j = 0; j < C; ++j) {
+            const float v0 = tileV[j * VT + tx], v1 = tileV[j * VT + tx + 16];
+            for (int r = 0; r < 4; ++r) {
+              const float x = scores[(ty + 16 * r) * (C + 1) + j];
+              o[r][0] += x * v0;
+              o[r][1] += x * v1;
+            }
+          }
+        }
+      }
+      float* outBase = s.out + (((batch * s.kvHeads + kvh) * aHeads + g) * s.len) * s.outLd;
+      for (int r = 0; r < 4; ++r) {
+        const int64_t t = t0 + ty + 16 * r;
+        if (t >= s.len) continue;
+        if (tx < valueCols) outBase[t * s.outLd + col0 + tx] = o[r][0];
+        if (tx + 16 < valueCols) outBase[t * s.outLd + col0 + tx + 16] = o[r][1];
+      }
+    }
+  };
+
+  if (s.order == ScanOrder::kFull) {
+    for (int64_t c = 0; c < chunks; ++c) accumulateState(c * C);
+    for (int64_t c = 0; c < chunks; ++c) computeOutputs(c * C, false);
+  } else {
+    for (int64_t step = 0; step < chunks; ++step) {
+      const int64_t c = s.order == ScanOrder::kCausal ? step : chunks - 1 - step;
+      computeOutputs(c * C, true);
+      accumulateState(c * C);
+    }
+  }
+
+  if (s.stateS) {
+    __syncthreads();
+    for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
+      const int64_t row = idx / VT, col = col0 + idx % VT;
+      if (col >= s.valueWidth) continue;
+      if (col < s.stateValueDim) {
+        s.stateS[(bkv * s.width + row) * s.stateValueDim + col] = state[idx];
+      } else {
+        s.stateZ[bkv * s.width + row] = state[idx];
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Feature maps, one warp per row of x [R, Dk] into φ [R, F] (fp32).
+
+constexpr int kFeatureThreads = 256;
+constexpr int kFeatureRowsPerBlock = kFeatureThreads / kWarpSize;
+
+struct FeatureArgs {
+  FeatureMap map = FeatureMap::kElu;
+  int64_t rows = 0, keyDim = 0, features = 0;
+  const float* favorW = nullptr;  // [F, Dk]
+  float inputScale = 1.0f;        // Dk^(-1/4), FAVOR+'s x' = x · inputScale
+  // FAVOR+ queries (rowMax null): φ with the row's own stabilizer. Keys (rowMax
+  // set): the logits h = W x' − ‖x'‖²/2 and their row max; keyFeaturesKernel
+  // finishes them once the max over the whole sequence is known.
+  float* rowMax = nullptr;
+};
+
+__device__ __forceinline__ float eluFeature(float x) { return x > 0.0f ? x + 1.0f : expf(x); }
+
+// Dynamic shared memory: kFeatureRowsPerBlock · Dk floats for FAVOR+ (the row x'), else 0.
+template <typename T>
+__global__ void __launch_bounds__(kFeatureThreads) featureKernel(const T* x, float* phi, FeatureArgs f) {
+  const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kFeatureRowsPerBlock + warp;
+  if (row >= f.rows) return;
+  const T* xRow = x + row * f.keyDim;
+  float* phiRow = phi + row * f.features;
+  if (f.map != FeatureMap::kFavor) {
+    for (int64_t d = lane; d < f.keyDim; d += kWarpSize) {
+      const float xv = toFloat(xRow[d]);
+      phiRow[d] = f.map == FeatureMap::kElu ? eluFeature(xv) : (xv > 0.0f ? xv : 0.0f);
+    }
+    return;
+  }
+  TESSERA_DYNAMIC_SHARED(float, shared);
+  float* xs = shared + warp * f.keyDim;
+  float sq = 0.0f;
+  for (int64_t d = lane; d < f.keyDim; d += kWarpSize) {
+    const float xv = toFloat(xRow[d]) * f.inputScale;
+    xs[d] = xv;
+    sq += xv * xv;
+  }
+  sq = warpAllReduce(sq, SumOp{});  // also orders the xs stores before the reads below
+  float maxLogit = -INFINITY;
+  for (int64_t feature = lane; feature < f.features; feature += kWarpSize) {
+    const float* w = f.favorW + feature * f.keyDim;
+    float h = 0.0f;
+    for (int64_t d = 0; d < f.keyDim; ++d) h += w[d] * xs[d];
+    h -= 0.5f * sq;
+    phiRow[feature] = h;
+    maxLogit = MaxOp{}(maxLogit, h);
+  }
+  maxLogit = warpAllReduce(maxLogit, MaxOp{});
+  if (f.rowMax) {
+    if (lane == 0) f.rowMax[row] = maxLogit;
+    return;
+  }
+  const float norm = 1.0f / sqrtf(static_cast<float>(f.features));
+  for (int64_t feature = lane; feature < f.features; feature += kWarpSize) {
+    phiRow[feature] = expf(phiRow[feature] - maxLogit) * norm;
+  }
+}
+
+// One block per (batch, kv head): the keys' stabilizer c = the max of every logit
+// over features and positions, raised to the state's stored c when a state is
+// carried (the state is then rescaled by exp(old c − c), which is ≤ 1).
+// keyShift[bkv] = c, stateScale[bkv] = that factor; stateMax is rewritten here,
+// before the scan, which reads only stateScale.
+__global__ void __launch_bounds__(kRowBlockThreads) favorKeyStabilizerKernel(const float* keyRowMax, int64_t len,
+                                                                             float* keyShift, float* stateScale,
+                                                                             float* stateMax) {
+  const int64_t bkv = blockIdx.x;
+  float m = -INFINITY;
+  for (int64_t t = threadIdx.x; t < len; t += kRowBlockThreads) m = MaxOp{}(m, keyRowMax[bkv * len + t]);
+  m = rowMax<kRowBlockThreads>(m);
+  if (threadIdx.x != 0) return;
+  float scale = 1.0f;
+  if (stateMax) {
+    const float old = stateMax[bkv];
+    if (old > m) m = old;
+    // A fresh state's −Inf (or any state whose S and z are 0) scales to 0.
+    scale = old == -INFINITY ? 0.0f : expf(old - m);
+    stateMax[bkv] = m;
+  }
+  keyShift[bkv] = m;
+  stateScale[bkv] = scale;
+}
+
+// φ = exp(h − c) / √F over key logits h [B·Hkv, L, F], in place.
+__global__ void keyFeaturesKernel(float* phi, const float* keyShift, int64_t perHead, int64_t total,
+                                  float norm) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    phi[i] = expf(phi[i] - keyShift[i / perHead]) * norm;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Elementwise glue.
+
+// vAug [R, Dv + 1] = [v, 1] in fp32: the ones column makes the scan carry z.
+template <typename T>
+__global__ void augmentValuesKernel(const T* v, float* vAug, int64_t rows, int64_t valueDim) {
+  const int64_t ld = valueDim + 1, total = rows * ld;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t row = i / ld, col = i % ld;
+    vAug[i] = col < valueDim ? toFloat(v[row * valueDim + col]) : 1.0f;
+  }
+}
+
+// out [R, Dv] = num / (den + eps) from the scan's [R, Dv + 1] = [num, den].
+template <typename T>
+__global__ void normalizeKernel(const float* numDen, T* out, int64_t rows, int64_t valueDim, float eps) {
+  const int64_t total = rows * valueDim;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t row = i / valueDim, col = i % valueDim;
+    const float* r = numDen + row * (valueDim + 1);
+    out[i] = fromFloat<T>(r[col] / (r[valueDim] + eps));
+  }
+}
+
+template <typename T>
+__global__ void castKernel(const float* x, T* out, int64_t total) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    out[i] = fromFloat<T>(x[i]);
+  }
+}
+
+// The gradients at the numerator and the normalizer, in place of [num, den], one
+// warp per row: with a = 1 / (den + eps), out = num · a and dout = g,
+//   dnum = g · a,   dden = −(g · num) · a².
+template <typename T>
+__global__ void __launch_bounds__(kFeatureThreads) outputGradKernel(float* numDen, const T* dout, int64_t rows,
+                                                                     int64_t valueDim, float eps) {
+  const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kFeatureRowsPerBlock + warp;
+  if (row >= rows) return;
+  float* r = numDen + row * (valueDim + 1);
+  const T* g = dout + row * valueDim;
+  const float a = 1.0f / (r[valueDim] + eps);
+  float dot = 0.0f;
+  for (int64_t d = lane; d < valueDim; d += kWarpSize) {
+    const float gd = toFloat(g[d]);
+    dot += gd * r[d];
+    r[d] = gd * a;
+  }
+  // Every lane has read den above, before the reduction every lane joins.
+  dot = warpAllReduce(dot, SumOp{});
+  if (lane == 0) r[valueDim] = -dot * a * a;
+}
+
+// dx [R, Dk] from dφ [R, F] through the feature map, one warp per row. FAVOR+ (c
+// held constant, as it cancels): with u_f = dφ_f · φ_f,
+//   dx = Dk^(−1/4) · (Wᵀ u − x' Σ_f u_f).
+// Dynamic shared memory: kFeatureRowsPerBlock · F floats for FAVOR+, else 0.
+template <typename T>
+__global__ void __launch_bounds__(kFeatureThreads) featureGradKernel(const T* x, const float* phi,
+                                                                      const float* dphi, T* dx, FeatureArgs f) {
+  const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kFeatureRowsPerBlock + warp;
+  if (row >= f.rows) return;
+  const T* xRow = x + row * f.keyDim;
+  const float* phiRow = phi + row * f.features;
+  const float* dphiRow = dphi + row * f.features;
+  T* dxRow = dx + row * f.keyDim;
+  if (f.map != FeatureMap::kFavor) {
+    for (int64_t d = lane; d < f.keyDim; d += kWarpSize) {
+      const float xv = toFloat(xRow[d]);
+      // elu + 1 below 0 is exp(x), its own derivative, which φ already holds.
+      const float slope = xv > 0.0f ? 1.0f : (f.map == FeatureMap::kElu ? phiRow[d] : 0.0f);
+      dxRow[d] = fromFloat<T>(dphiRow[d] * slope);
+    }
+    return;
+  }
+  TESSERA_DYNAMIC_SHARED(float, shared);
+  float* u = shared + warp * f.features;
+  float sum = 0.0f;
+  for (int64_t feature = lane; feature < f.features; feature += kWarpSize) {
+    const float uf = dphiRow[feature] * phiRow[feature];
+    u[feature] = uf;
+    sum += uf;
+  }
+  sum = warpAllReduce(sum, SumOp{});  // also orders the u stores before the reads below
+  for (int64_t d = lane; d < f.keyDim; d += kWarpSize) {
+    float acc = 0.0f;
+    for (int64_t feature = 0; feature < f.features; ++feature) acc += f.favorW[feature * f.keyDim + d] * u[feature];
+    const float xPrime = toFloat(xRow[d]) * f.inputScale;
+    dxRow[d] = fromFloat<T>(f.inputScale * (acc - xPrime * sum));
+  }
+}
+
+}  // namespace tessera::TESSERA_CUDA_NS
