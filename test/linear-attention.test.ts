@@ -95,7 +95,7 @@ function gradientTolerance(terms: () => Float64Array[]) {
 }
 
 function forwardCase(c: Config, map: MapName, causal: boolean, dtype: (typeof FLOAT_DTYPES)[number]): ParityCase {
-  let magnitude = new Float64Array();
+  let magnitude: Float64Array = new Float64Array();
   return {
     op: 'linearAttention',
     dtype,
