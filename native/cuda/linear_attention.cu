@@ -1,5 +1,6 @@
 // Linear attention launchers: features into fp32 workspaces, then chunked scans
 // (linear_attention.cuh). Shape letters as there.
+#include <algorithm>
 #include <string>
 
 #include "allocator.h"
@@ -38,10 +39,39 @@ void allowSharedBytes(size_t bytes, const std::string& what) {
   }
 }
 
-void launchScan(const ScanArgs& s, int64_t batch, const LaunchContext& ctx) {
+// A segment is at least this many chunks: pass 1 repeats the state updates of the
+// scan, so shorter segments would cost more than the parallelism they add.
+constexpr int64_t kMinSegmentChunks = 2;
+// Scan blocks to aim for per multiprocessor (two fit: 256 threads, ~60 KiB of
+// shared memory at F = 128).
+constexpr int64_t kScanBlocksPerSM = 2;
+
+void launchScan(ScanArgs s, int64_t batch, const LaunchContext& ctx, CachingAllocator& allocator) {
   const size_t bytes = static_cast<size_t>(scanSharedFloats(s.width)) * sizeof(float);
   allowSharedBytes<linearScanKernel>(bytes, "a feature count (or value dim) of " + std::to_string(s.width));
-  const dim3 grid(static_cast<unsigned>(ceilDiv(s.valueWidth, kScanValueTile)), static_cast<unsigned>(batch * s.kvHeads));
+  const int64_t heads = batch * s.kvHeads, splits = ceilDiv(s.valueWidth, kScanValueTile);
+  const int64_t chunks = ceilDiv(s.len, kScanChunk);
+  const int64_t wanted = ceilDiv(kScanBlocksPerSM * ctx.multiprocessors, splits * heads);
+  int64_t segments = std::min(wanted, chunks / kMinSegmentChunks);
+  if (segments < 2) {
+    launchKernel<linearScanKernel>(dim3(static_cast<unsigned>(splits), static_cast<unsigned>(heads)), kScanThreads,
+                                   bytes, ctx.stream, s);
+    checkLaunch("linearScanKernel");
+    return;
+  }
+  s.chunksPerSegment = ceilDiv(chunks, segments);
+  segments = ceilDiv(chunks, s.chunksPerSegment);
+  Workspace states(allocator, static_cast<size_t>(heads * segments * s.width * s.valueWidth) * sizeof(float));
+  s.segmentStates = states.as<float>();
+  const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(heads), static_cast<unsigned>(segments));
+  s.segmentStatesOnly = true;
+  launchKernel<linearScanKernel>(grid, kScanThreads, bytes, ctx.stream, s);
+  checkLaunch("linearScanKernel");
+  launchKernel<segmentPrefixKernel>(
+      dim3(static_cast<unsigned>(ceilDiv(s.width * s.valueWidth, kElementwiseThreads)), static_cast<unsigned>(heads)),
+      kElementwiseThreads, 0, ctx.stream, s, segments);
+  checkLaunch("segmentPrefixKernel");
+  s.segmentStatesOnly = false;
   launchKernel<linearScanKernel>(grid, kScanThreads, bytes, ctx.stream, s);
   checkLaunch("linearScanKernel");
 }
@@ -120,7 +150,7 @@ void augmentValues(const LinearAttentionParams& p, float* vAug, const LaunchCont
 
 // [num, den] [B·Hq·L, Dv + 1] = the scan of φ(q) against φ(k) and [v, 1].
 void numeratorScan(const LinearAttentionParams& p, const FeatureBuffers& buf, const float* vAug, float* numDen,
-                   bool withState, const LaunchContext& ctx) {
+                   bool withState, const LaunchContext& ctx, CachingAllocator& allocator) {
   ScanArgs s;
   s.a = {buf.phiQ, p.features, true};
   s.b = {buf.phiK, p.features, false};
@@ -139,7 +169,7 @@ void numeratorScan(const LinearAttentionParams& p, const FeatureBuffers& buf, co
     s.stateScale = p.featureMap == FeatureMap::kFavor ? buf.stateScale : nullptr;
     s.stateValueDim = p.valueDim;
   }
-  launchScan(s, p.batch, ctx);
+  launchScan(s, p.batch, ctx, allocator);
 }
 
 struct FeatureLayout {
@@ -181,7 +211,7 @@ void launchLinearAttention(const LinearAttentionParams& p, const LaunchContext& 
     using T = decltype(tag);
     computeFeatures<T>(p, buf, ctx);
     augmentValues<T>(p, base + vAugAt, ctx);
-    numeratorScan(p, buf, base + vAugAt, base + numDenAt, p.stateS != nullptr, ctx);
+    numeratorScan(p, buf, base + vAugAt, base + numDenAt, p.stateS != nullptr, ctx, allocator);
     launchKernel<normalizeKernel<T>>(elementwiseBlocks(rowsQ * p.valueDim, ctx), kElementwiseThreads, 0, ctx.stream,
                                      static_cast<const float*>(base + numDenAt), static_cast<T*>(p.out.data), rowsQ,
                                      p.valueDim, p.eps);
@@ -222,7 +252,7 @@ void launchLinearAttentionBackward(const LinearAttentionBackwardParams& p, const
     using T = decltype(tag);
     computeFeatures<T>(f, buf, ctx);
     augmentValues<T>(f, vAug, ctx);
-    numeratorScan(f, buf, vAug, grad, false, ctx);
+    numeratorScan(f, buf, vAug, grad, false, ctx, allocator);
     launchKernel<outputGradKernel<T>>(rowBlocks(rowsQ), kFeatureThreads, 0, ctx.stream, grad,
                                       static_cast<const T*>(p.dout.data), rowsQ, Dv, f.eps);
     checkLaunch("outputGradKernel");
@@ -242,14 +272,14 @@ void launchLinearAttentionBackward(const LinearAttentionBackwardParams& p, const
     s.width = Dv + 1;
     s.valueWidth = F;
     s.order = forward;
-    launchScan(s, f.batch, ctx);
+    launchScan(s, f.batch, ctx, allocator);
 
     s.a = {vAug, Dv + 1, false};
     s.b = {grad, Dv + 1, true};
     s.v = {buf.phiQ, F, true};
     s.out = base + dPhiKAt;
     s.order = reverse;
-    launchScan(s, f.batch, ctx);
+    launchScan(s, f.batch, ctx, allocator);
 
     s.a = {buf.phiK, F, false};
     s.b = {buf.phiQ, F, true};
@@ -258,7 +288,7 @@ void launchLinearAttentionBackward(const LinearAttentionBackwardParams& p, const
     s.outLd = Dv;
     s.width = F;
     s.valueWidth = Dv;
-    launchScan(s, f.batch, ctx);
+    launchScan(s, f.batch, ctx, allocator);
 
     const bool favor = f.featureMap == FeatureMap::kFavor;
     const size_t shared = favor ? static_cast<size_t>(kFeatureRowsPerBlock * F) * sizeof(float) : 0;

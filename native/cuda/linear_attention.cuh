@@ -60,6 +60,15 @@ struct ScanArgs {
   float* stateZ = nullptr;
   const float* stateScale = nullptr;
   int64_t stateValueDim = 0;
+  // Segments: with a long L and few (batch, head) pairs, blockIdx.z splits the
+  // sequence into runs of chunksPerSegment chunks, each scanned by its own block
+  // from a starting state in segmentStates [B·Hkv, segments, width, valueWidth]:
+  // pass 1 (segmentStatesOnly) writes each segment's Σ b_jᵀ v_j there,
+  // segmentPrefixKernel turns them into starting states, pass 2 scans. Without
+  // segmentStates the one segment starts from stateS / zeros.
+  int64_t chunksPerSegment = 0;
+  float* segmentStates = nullptr;
+  bool segmentStatesOnly = false;
 };
 
 // Floats of dynamic shared memory a scan block needs.
@@ -104,11 +113,21 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
   const int aHeads = s.a.perQueryHead ? static_cast<int>(s.groups) : 1;
   const int bHeads = s.b.perQueryHead ? static_cast<int>(s.groups) : 1;
 
+  const int64_t chunks = (s.len + C - 1) / C;
+  const int64_t segments = gridDim.z, seg = blockIdx.z;
+  const int64_t firstChunk = s.segmentStates ? seg * s.chunksPerSegment : 0;
+  const int64_t endChunk = s.segmentStates && firstChunk + s.chunksPerSegment < chunks
+                               ? firstChunk + s.chunksPerSegment
+                               : chunks;
+  float* segmentState = s.segmentStates ? s.segmentStates + (bkv * segments + seg) * s.width * s.valueWidth : nullptr;
+
   const float scale = s.stateScale ? s.stateScale[bkv] : 1.0f;
   for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
     const int64_t row = idx / VT, col = col0 + idx % VT;
     float x = 0.0f;
-    if (s.stateS && col < s.valueWidth) {
+    if (segmentState) {
+      if (!s.segmentStatesOnly && col < s.valueWidth) x = segmentState[row * s.valueWidth + col];
+    } else if (s.stateS && col < s.valueWidth) {
       x = col < s.stateValueDim ? s.stateS[(bkv * s.width + row) * s.stateValueDim + col]
                                 : s.stateZ[bkv * s.width + row];
       // A fresh FAVOR+ state (scale 0) contributes nothing, without a 0 · Inf.
@@ -116,8 +135,6 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
     }
     state[idx] = x;
   }
-
-  const int64_t chunks = (s.len + C - 1) / C;
 
   // S += Σ_{j in chunk} b_jᵀ v_j over the b heads.
   auto accumulateState = [&](int64_t t0) {
@@ -212,18 +229,34 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
     }
   };
 
+  if (s.segmentStatesOnly) {
+    for (int64_t c = firstChunk; c < endChunk; ++c) accumulateState(c * C);
+    __syncthreads();
+    for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
+      const int64_t row = idx / VT, col = col0 + idx % VT;
+      if (col < s.valueWidth) segmentState[row * s.valueWidth + col] = state[idx];
+    }
+    return;
+  }
+
   if (s.order == ScanOrder::kFull) {
-    for (int64_t c = 0; c < chunks; ++c) accumulateState(c * C);
-    for (int64_t c = 0; c < chunks; ++c) computeOutputs(c * C, false);
+    // A segment starts from the total over every segment already.
+    if (!segmentState) {
+      for (int64_t c = 0; c < chunks; ++c) accumulateState(c * C);
+    }
+    for (int64_t c = firstChunk; c < endChunk; ++c) computeOutputs(c * C, false);
   } else {
-    for (int64_t step = 0; step < chunks; ++step) {
-      const int64_t c = s.order == ScanOrder::kCausal ? step : chunks - 1 - step;
+    const int64_t steps = endChunk - firstChunk;
+    const bool writesState = s.stateS && !segmentState;
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t c = s.order == ScanOrder::kCausal ? firstChunk + step : endChunk - 1 - step;
       computeOutputs(c * C, true);
-      accumulateState(c * C);
+      // After the last chunk the state feeds only a carried state's write-back.
+      if (step + 1 < steps || writesState) accumulateState(c * C);
     }
   }
 
-  if (s.stateS) {
+  if (s.stateS && !segmentState) {
     __syncthreads();
     for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
       const int64_t row = idx / VT, col = col0 + idx % VT;
@@ -233,6 +266,41 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
       } else {
         s.stateZ[bkv * s.width + row] = state[idx];
       }
+    }
+  }
+}
+
+// Grid (ceil(width · valueWidth / kElementwiseThreads), B·Hkv): turns each
+// segment's own sum in segmentStates into the state it starts from: the sum over
+// the segments before it (kCausal), after it (kAntiCausal) or over all (kFull),
+// plus the carried state, which then gets the sum over all, in place.
+__global__ void segmentPrefixKernel(ScanArgs s, int64_t segments) {
+  const int64_t bkv = blockIdx.y, perSegment = s.width * s.valueWidth;
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx >= perSegment) return;
+  const int64_t row = idx / s.valueWidth, col = idx % s.valueWidth;
+  float* states = s.segmentStates + bkv * segments * perSegment + idx;
+  float carried = 0.0f;
+  if (s.stateS) {
+    const float scale = s.stateScale ? s.stateScale[bkv] : 1.0f;
+    const float x = col < s.stateValueDim ? s.stateS[(bkv * s.width + row) * s.stateValueDim + col]
+                                          : s.stateZ[bkv * s.width + row];
+    carried = scale == 0.0f ? 0.0f : x * scale;
+  }
+  float total = carried;
+  for (int64_t seg = 0; seg < segments; ++seg) total += states[seg * perSegment];
+  float run = carried;
+  for (int64_t step = 0; step < segments; ++step) {
+    const int64_t seg = s.order == ScanOrder::kAntiCausal ? segments - 1 - step : step;
+    const float own = states[seg * perSegment];
+    states[seg * perSegment] = s.order == ScanOrder::kFull ? total : run;
+    run += own;
+  }
+  if (s.stateS) {
+    if (col < s.stateValueDim) {
+      s.stateS[(bkv * s.width + row) * s.stateValueDim + col] = total;
+    } else {
+      s.stateZ[bkv * s.width + row] = total;
     }
   }
 }
