@@ -61,14 +61,14 @@ void launchScan(ScanArgs s, int64_t batch, const LaunchContext& ctx, CachingAllo
   }
   s.chunksPerSegment = ceilDiv(chunks, segments);
   segments = ceilDiv(chunks, s.chunksPerSegment);
-  Workspace states(allocator, static_cast<size_t>(heads * segments * s.width * s.valueWidth) * sizeof(float));
+  Workspace states(allocator, static_cast<size_t>(heads * segments * s.width * s.stateColumns()) * sizeof(float));
   s.segmentStates = states.as<float>();
   const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(heads), static_cast<unsigned>(segments));
   s.segmentStatesOnly = true;
   launchKernel<linearScanKernel>(grid, kScanThreads, bytes, ctx.stream, s);
   checkLaunch("linearScanKernel");
   launchKernel<segmentPrefixKernel>(
-      dim3(static_cast<unsigned>(ceilDiv(s.width * s.valueWidth, kElementwiseThreads)), static_cast<unsigned>(heads)),
+      dim3(static_cast<unsigned>(ceilDiv(s.width * s.stateColumns(), kElementwiseThreads)), static_cast<unsigned>(heads)),
       kElementwiseThreads, 0, ctx.stream, s, segments);
   checkLaunch("segmentPrefixKernel");
   s.segmentStatesOnly = false;
@@ -148,7 +148,8 @@ void augmentValues(const LinearAttentionParams& p, float* vAug, const LaunchCont
   checkLaunch("augmentValuesKernel");
 }
 
-// [num, den] [B·Hq·L, Dv + 1] = the scan of φ(q) against φ(k) and [v, 1].
+// [num, den] [B·Hq·L, Dv + 1] = the scan of φ(q) against φ(k) and v, with the
+// normalizer (v's implicit ones column).
 void numeratorScan(const LinearAttentionParams& p, const FeatureBuffers& buf, const float* vAug, float* numDen,
                    bool withState, const LaunchContext& ctx, CachingAllocator& allocator) {
   ScanArgs s;
@@ -158,7 +159,8 @@ void numeratorScan(const LinearAttentionParams& p, const FeatureBuffers& buf, co
   s.out = numDen;
   s.outLd = p.valueDim + 1;
   s.width = p.features;
-  s.valueWidth = p.valueDim + 1;
+  s.valueWidth = p.valueDim;
+  s.normalizer = true;
   s.len = p.len;
   s.groups = p.qHeads / p.kvHeads;
   s.kvHeads = p.kvHeads;

@@ -47,33 +47,39 @@ struct ScanOperand {
 
 struct ScanArgs {
   ScanOperand a, b, v;  // b and v share their head kind
-  float* out = nullptr;  // [B, heads of a, L, outLd], columns [0, valueWidth)
+  float* out = nullptr;  // [B, heads of a, L, outLd], columns [0, valueWidth) (+ 1)
   int64_t outLd = 0;
   int64_t width = 0, valueWidth = 0;  // of a and b; of v and out
   int64_t len = 0, groups = 1, kvHeads = 1;
   ScanOrder order = ScanOrder::kCausal;
-  // Optional starting state, read and rewritten in place: columns < stateValueDim
-  // of S come from stateS [B·Hkv, width, stateValueDim], column stateValueDim (the
-  // normalizer column) from stateZ [B·Hkv, width]; all times stateScale[B·Hkv]
-  // (FAVOR+'s rescaling to a new key stabilizer; null = 1).
+  // v with an implicit ones column at valueWidth: out column valueWidth is then the
+  // normalizer Σ (a_i · b_j) and the state carries z = Σ b_j beside S. The blocks of
+  // the first value split compute it, so it costs no split of its own.
+  bool normalizer = false;
+  // Optional starting state, read and rewritten in place: state columns <
+  // stateValueDim come from stateS [B·Hkv, width, stateValueDim], the one after (the
+  // normalizer's) from stateZ [B·Hkv, width]; all times stateScale[B·Hkv] (FAVOR+'s
+  // rescaling to a new key stabilizer; null = 1).
   float* stateS = nullptr;
   float* stateZ = nullptr;
   const float* stateScale = nullptr;
   int64_t stateValueDim = 0;
   // Segments: with a long L and few (batch, head) pairs, blockIdx.z splits the
   // sequence into runs of chunksPerSegment chunks, each scanned by its own block
-  // from a starting state in segmentStates [B·Hkv, segments, width, valueWidth]:
+  // from a starting state in segmentStates [B·Hkv, segments, width, stateColumns]:
   // pass 1 (segmentStatesOnly) writes each segment's Σ b_jᵀ v_j there,
   // segmentPrefixKernel turns them into starting states, pass 2 scans. Without
   // segmentStates the one segment starts from stateS / zeros.
   int64_t chunksPerSegment = 0;
   float* segmentStates = nullptr;
   bool segmentStatesOnly = false;
+
+  __host__ __device__ int64_t stateColumns() const { return valueWidth + (normalizer ? 1 : 0); }
 };
 
 // Floats of dynamic shared memory a scan block needs.
 inline int64_t scanSharedFloats(int64_t width) {
-  return width * kScanValueTile + 2 * kScanChunk * (kScanTileWidth + 1) + kScanChunk * kScanValueTile +
+  return width * (kScanValueTile + 1) + 2 * kScanChunk * (kScanTileWidth + 1) + kScanChunk * kScanValueTile +
          kScanChunk * (kScanChunk + 1);
 }
 
@@ -81,6 +87,23 @@ __device__ __forceinline__ int64_t scanHeadOffset(const ScanOperand& x, int64_t 
                                                   const ScanArgs& s) {
   const int64_t head = x.perQueryHead ? (b * s.kvHeads + kvh) * s.groups + g : b * s.kvHeads + kvh;
   return head * s.len * x.ld;
+}
+
+// Element (row, col) of the carried state, rescaled; col < stateColumns().
+__device__ __forceinline__ float carriedState(const ScanArgs& s, int64_t bkv, int64_t row, int64_t col) {
+  const float scale = s.stateScale ? s.stateScale[bkv] : 1.0f;
+  const float x = col < s.stateValueDim ? s.stateS[(bkv * s.width + row) * s.stateValueDim + col]
+                                        : s.stateZ[bkv * s.width + row];
+  // A fresh FAVOR+ state (scale 0) contributes nothing, without a 0 · Inf.
+  return scale == 0.0f ? 0.0f : x * scale;
+}
+
+__device__ __forceinline__ void storeCarriedState(const ScanArgs& s, int64_t bkv, int64_t row, int64_t col, float x) {
+  if (col < s.stateValueDim) {
+    s.stateS[(bkv * s.width + row) * s.stateValueDim + col] = x;
+  } else {
+    s.stateZ[bkv * s.width + row] = x;
+  }
 }
 
 // tile [C][ldTile] = rows t0.. of x (at base), columns col0 .. col0 + tileCols, zero
@@ -94,17 +117,18 @@ __device__ __forceinline__ void scanLoadTile(float* tile, int ldTile, int tileCo
   }
 }
 
-// Grid (ceil(valueWidth / kScanValueTile), B·Hkv), kScanThreads threads,
+// Grid (ceil(valueWidth / kScanValueTile), B·Hkv, segments), kScanThreads threads,
 // scanSharedFloats(width) floats of dynamic shared memory. Each block owns
 // kScanValueTile value columns of one (batch, kv head) and walks its G query heads.
 __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
   constexpr int C = kScanChunk, TW = kScanTileWidth, VT = kScanValueTile;
   TESSERA_DYNAMIC_SHARED(float, shared);
-  float* state = shared;                           // [width][VT]
-  float* tileA = state + s.width * VT;             // [C][TW + 1]
-  float* tileB = tileA + C * (TW + 1);             // [C][TW + 1]
-  float* tileV = tileB + C * (TW + 1);             // [C][VT]
-  float* scores = tileV + C * VT;                  // [C][C + 1]
+  float* state = shared;                    // [width][VT]
+  float* zState = state + s.width * VT;     // [width], the normalizer's column
+  float* tileA = zState + s.width;          // [C][TW + 1]
+  float* tileB = tileA + C * (TW + 1);      // [C][TW + 1]
+  float* tileV = tileB + C * (TW + 1);      // [C][VT]
+  float* scores = tileV + C * VT;           // [C][C + 1]
 
   const int64_t col0 = static_cast<int64_t>(blockIdx.x) * VT;
   const int64_t bkv = blockIdx.y, batch = bkv / s.kvHeads, kvh = bkv % s.kvHeads;
@@ -112,6 +136,8 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
   const int64_t valueCols = s.valueWidth - col0 < VT ? s.valueWidth - col0 : VT;
   const int aHeads = s.a.perQueryHead ? static_cast<int>(s.groups) : 1;
   const int bHeads = s.b.perQueryHead ? static_cast<int>(s.groups) : 1;
+  const bool ownsNormalizer = s.normalizer && blockIdx.x == 0;  // uniform per block
+  const int64_t stateCols = s.stateColumns();
 
   const int64_t chunks = (s.len + C - 1) / C;
   const int64_t segments = gridDim.z, seg = blockIdx.z;
@@ -119,24 +145,23 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
   const int64_t endChunk = s.segmentStates && firstChunk + s.chunksPerSegment < chunks
                                ? firstChunk + s.chunksPerSegment
                                : chunks;
-  float* segmentState = s.segmentStates ? s.segmentStates + (bkv * segments + seg) * s.width * s.valueWidth : nullptr;
+  float* segmentState = s.segmentStates ? s.segmentStates + (bkv * segments + seg) * s.width * stateCols : nullptr;
+  const bool fromSegment = segmentState && !s.segmentStatesOnly;
+  const bool fromCarried = !segmentState && s.stateS;
 
-  const float scale = s.stateScale ? s.stateScale[bkv] : 1.0f;
-  for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
-    const int64_t row = idx / VT, col = col0 + idx % VT;
+  for (int64_t idx = tid; idx < s.width * (VT + 1); idx += kScanThreads) {
+    // idx < width · VT: S[row][col0 + c]; beyond: z[row], the normalizer column.
+    const bool z = idx >= s.width * VT;
+    const int64_t row = z ? idx - s.width * VT : idx / VT;
+    const int64_t col = z ? s.valueWidth : col0 + idx % VT;
+    const bool present = z ? ownsNormalizer : col < s.valueWidth;
     float x = 0.0f;
-    if (segmentState) {
-      if (!s.segmentStatesOnly && col < s.valueWidth) x = segmentState[row * s.valueWidth + col];
-    } else if (s.stateS && col < s.valueWidth) {
-      x = col < s.stateValueDim ? s.stateS[(bkv * s.width + row) * s.stateValueDim + col]
-                                : s.stateZ[bkv * s.width + row];
-      // A fresh FAVOR+ state (scale 0) contributes nothing, without a 0 · Inf.
-      x = scale == 0.0f ? 0.0f : x * scale;
-    }
-    state[idx] = x;
+    if (present && fromSegment) x = segmentState[row * stateCols + col];
+    if (present && fromCarried) x = carriedState(s, bkv, row, col);
+    (z ? zState[row] : state[idx]) = x;
   }
 
-  // S += Σ_{j in chunk} b_jᵀ v_j over the b heads.
+  // S += Σ_{j in chunk} b_jᵀ v_j (and z += Σ b_j) over the b heads.
   auto accumulateState = [&](int64_t t0) {
     for (int gb = 0; gb < bHeads; ++gb) {
       const float* bBase = s.b.data + scanHeadOffset(s.b, batch, kvh, gb, s);
@@ -155,6 +180,13 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
           for (int j = 0; j < C; ++j) acc += tileB[j * (TW + 1) + r] * tileV[j * VT + col];
           state[(w0 + r) * VT + col] += acc;
         }
+        if (ownsNormalizer) {
+          // Column sums of the tile: 8 threads per column, 8 rows each.
+          const int r = tid % TW, j0 = (tid / TW) * (C / 8);
+          float acc = 0.0f;
+          for (int j = j0; j < j0 + C / 8; ++j) acc += tileB[j * (TW + 1) + r];
+          if (w0 + r < s.width) atomicAdd(&zState[w0 + r], acc);
+        }
       }
     }
   };
@@ -166,6 +198,7 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
     for (int g = 0; g < aHeads; ++g) {
       const float* aBase = s.a.data + scanHeadOffset(s.a, batch, kvh, g, s);
       float o[4][2] = {};
+      float den[4] = {};  // this thread's share of the normalizer: k ≡ tx (mod 16), its columns of P
       for (int gb = 0; gb < (inChunk ? bHeads : 1); ++gb) {
         const float* bBase = s.b.data + scanHeadOffset(s.b, batch, kvh, gb, s);
         float p[4][4] = {};
@@ -182,6 +215,11 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
                 const float x = tileA[(ty + 16 * r) * (TW + 1) + k];
                 o[r][0] += x * s0;
                 o[r][1] += x * s1;
+              }
+            }
+            if (ownsNormalizer) {
+              for (int k = tx; k < kEnd; k += 16) {
+                for (int r = 0; r < 4; ++r) den[r] += tileA[(ty + 16 * r) * (TW + 1) + k] * zState[w0 + k];
               }
             }
           }
@@ -203,7 +241,9 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
             for (int c = 0; c < 4; ++c) {
               const int i = ty + 16 * r, j = tx + 16 * c;
               const bool visible = causal ? j <= i : j >= i;
-              scores[i * (C + 1) + j] = visible ? p[r][c] : 0.0f;
+              const float x = visible ? p[r][c] : 0.0f;
+              scores[i * (C + 1) + j] = x;
+              den[r] += x;
             }
           }
           const float* vBase = s.v.data + scanHeadOffset(s.v, batch, kvh, gb, s);
@@ -220,22 +260,36 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
         }
       }
       float* outBase = s.out + (((batch * s.kvHeads + kvh) * aHeads + g) * s.len) * s.outLd;
+      if (ownsNormalizer) {
+        // The 16 threads of a row are 16 neighbouring lanes of one warp.
+        for (int r = 0; r < 4; ++r) {
+          for (int offset = 8; offset > 0; offset /= 2) den[r] += __shfl_xor_sync(kFullWarpMask, den[r], offset);
+        }
+      }
       for (int r = 0; r < 4; ++r) {
         const int64_t t = t0 + ty + 16 * r;
         if (t >= s.len) continue;
         if (tx < valueCols) outBase[t * s.outLd + col0 + tx] = o[r][0];
         if (tx + 16 < valueCols) outBase[t * s.outLd + col0 + tx + 16] = o[r][1];
+        if (ownsNormalizer && tx == 0) outBase[t * s.outLd + s.valueWidth] = den[r];
       }
+    }
+  };
+
+  // Writes the block's share of the state (its columns, and z when it owns it).
+  auto storeState = [&](auto store) {
+    __syncthreads();
+    for (int64_t idx = tid; idx < s.width * (VT + 1); idx += kScanThreads) {
+      const bool z = idx >= s.width * VT;
+      const int64_t row = z ? idx - s.width * VT : idx / VT;
+      const int64_t col = z ? s.valueWidth : col0 + idx % VT;
+      if (z ? ownsNormalizer : col < s.valueWidth) store(row, col, z ? zState[row] : state[idx]);
     }
   };
 
   if (s.segmentStatesOnly) {
     for (int64_t c = firstChunk; c < endChunk; ++c) accumulateState(c * C);
-    __syncthreads();
-    for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
-      const int64_t row = idx / VT, col = col0 + idx % VT;
-      if (col < s.valueWidth) segmentState[row * s.valueWidth + col] = state[idx];
-    }
+    storeState([&](int64_t row, int64_t col, float x) { segmentState[row * stateCols + col] = x; });
     return;
   }
 
@@ -247,46 +301,28 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
     for (int64_t c = firstChunk; c < endChunk; ++c) computeOutputs(c * C, false);
   } else {
     const int64_t steps = endChunk - firstChunk;
-    const bool writesState = s.stateS && !segmentState;
     for (int64_t step = 0; step < steps; ++step) {
       const int64_t c = s.order == ScanOrder::kCausal ? firstChunk + step : endChunk - 1 - step;
       computeOutputs(c * C, true);
       // After the last chunk the state feeds only a carried state's write-back.
-      if (step + 1 < steps || writesState) accumulateState(c * C);
+      if (step + 1 < steps || fromCarried) accumulateState(c * C);
     }
   }
 
-  if (s.stateS && !segmentState) {
-    __syncthreads();
-    for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
-      const int64_t row = idx / VT, col = col0 + idx % VT;
-      if (col >= s.valueWidth) continue;
-      if (col < s.stateValueDim) {
-        s.stateS[(bkv * s.width + row) * s.stateValueDim + col] = state[idx];
-      } else {
-        s.stateZ[bkv * s.width + row] = state[idx];
-      }
-    }
-  }
+  if (fromCarried) storeState([&](int64_t row, int64_t col, float x) { storeCarriedState(s, bkv, row, col, x); });
 }
 
-// Grid (ceil(width · valueWidth / kElementwiseThreads), B·Hkv): turns each
+// Grid (ceil(width · stateColumns / kElementwiseThreads), B·Hkv): turns each
 // segment's own sum in segmentStates into the state it starts from: the sum over
 // the segments before it (kCausal), after it (kAntiCausal) or over all (kFull),
 // plus the carried state, which then gets the sum over all, in place.
 __global__ void segmentPrefixKernel(ScanArgs s, int64_t segments) {
-  const int64_t bkv = blockIdx.y, perSegment = s.width * s.valueWidth;
+  const int64_t bkv = blockIdx.y, perSegment = s.width * s.stateColumns();
   const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (idx >= perSegment) return;
-  const int64_t row = idx / s.valueWidth, col = idx % s.valueWidth;
+  const int64_t row = idx / s.stateColumns(), col = idx % s.stateColumns();
   float* states = s.segmentStates + bkv * segments * perSegment + idx;
-  float carried = 0.0f;
-  if (s.stateS) {
-    const float scale = s.stateScale ? s.stateScale[bkv] : 1.0f;
-    const float x = col < s.stateValueDim ? s.stateS[(bkv * s.width + row) * s.stateValueDim + col]
-                                          : s.stateZ[bkv * s.width + row];
-    carried = scale == 0.0f ? 0.0f : x * scale;
-  }
+  const float carried = s.stateS ? carriedState(s, bkv, row, col) : 0.0f;
   float total = carried;
   for (int64_t seg = 0; seg < segments; ++seg) total += states[seg * perSegment];
   float run = carried;
@@ -296,13 +332,7 @@ __global__ void segmentPrefixKernel(ScanArgs s, int64_t segments) {
     states[seg * perSegment] = s.order == ScanOrder::kFull ? total : run;
     run += own;
   }
-  if (s.stateS) {
-    if (col < s.stateValueDim) {
-      s.stateS[(bkv * s.width + row) * s.stateValueDim + col] = total;
-    } else {
-      s.stateZ[bkv * s.width + row] = total;
-    }
-  }
+  if (s.stateS) storeCarriedState(s, bkv, row, col, total);
 }
 
 // ---------------------------------------------------------------------------
