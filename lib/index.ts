@@ -24,6 +24,11 @@ export {
   type MatMulNBitsWeights, type FromMatMulNBitsOptions, type QuantizeOptions, type DequantizeOptions,
   type QMatmulOptions, type QuantBits, type ScaleDType,
 } from './quant/index.js';
+export {
+  attention, attentionBackward, alibiSlopes, rope, KVCache,
+  type AttentionOptions, type AttentionResult, type AttentionGradients, type BlockMask,
+  type RopeOptions, type RopeScaling, type RopeConfig, type KVCacheOptions, type AppendOptions, type AttendOptions,
+} from './attention/index.js';
 
 /** Converts to another dtype on the same device (round to nearest even; ints saturate). */
 export function cast(x: Tensor, dtype: DType): Tensor {
