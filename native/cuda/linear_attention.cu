@@ -25,17 +25,22 @@ class FloatArena {
   int64_t used_ = 0;
 };
 
+// The most dynamic shared memory any supported GPU gives a block (Hopper's 227 KiB;
+// Ampere's is lower, which the opt-in call below reports).
+constexpr size_t kMaxSharedBytes = 227 * 1024;
+
 // Kernels past the default 48 KiB of dynamic shared memory must opt in; a request
 // beyond the device's limit is an unsupported size, not a backend failure.
 template <auto Kernel>
 void allowSharedBytes(size_t bytes, const std::string& what) {
   if (bytes <= 48 * 1024) return;
-  const cudaError_t err =
-      cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  const cudaError_t err = bytes > kMaxSharedBytes ? cudaErrorInvalidValue
+                          : cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                 static_cast<int>(bytes));
   if (err != cudaSuccess) {
     cudaGetLastError();
-    fail(ErrorCode::kUnsupported, expected(what + " that fits in shared memory", "linearAttention on CUDA",
-                                           std::to_string(bytes) + " bytes needed"));
+    fail(ErrorCode::kUnsupported, expected(what + " whose working set fits in shared memory", "linearAttention on CUDA",
+                                           std::to_string(bytes) + " bytes"));
   }
 }
 
