@@ -92,6 +92,9 @@ void checkSizes(const LinearAttentionParams& p, const char* op) {
   if (ceilDiv(p.batch * p.qHeads * p.len, kFeatureRowsPerBlock) > INT32_MAX) {
     fail(ErrorCode::kUnsupported, expected("fewer than 2^34 rows", op, std::to_string(p.batch * p.qHeads * p.len)));
   }
+  if (ceilDiv(p.features, kProjectionTile) > 65535) {
+    fail(ErrorCode::kUnsupported, expected("at most 4194240 features", op, std::to_string(p.features)));
+  }
 }
 
 // What the features need: fp32 φ(q) [B·Hq·L, F] and φ(k) [B·Hkv·L, F]; for FAVOR+
@@ -119,16 +122,24 @@ template <typename T>
 void computeFeatures(const LinearAttentionParams& p, const FeatureBuffers& buf, const LaunchContext& ctx) {
   const bool favor = p.featureMap == FeatureMap::kFavor;
   const int64_t rowsQ = p.batch * p.qHeads * p.len, rowsK = p.batch * p.kvHeads * p.len;
-  const size_t shared = favor ? static_cast<size_t>(kFeatureRowsPerBlock * p.keyDim) * sizeof(float) : 0;
-  allowSharedBytes<featureKernel<T>>(shared, "a key dim of " + std::to_string(p.keyDim));
-
   FeatureArgs fq = featureArgs(p, rowsQ);
-  launchKernel<featureKernel<T>>(rowBlocks(rowsQ), kFeatureThreads, shared, ctx.stream, static_cast<const T*>(p.q.data),
+  FeatureArgs fk = featureArgs(p, rowsK);
+  if (favor) {
+    fk.rowMax = buf.keyRowMax;
+    const unsigned featureBlocks = static_cast<unsigned>(ceilDiv(p.features, kProjectionTile));
+    launchKernel<favorProjectionKernel<T>>(dim3(static_cast<unsigned>(ceilDiv(rowsQ, kProjectionTile)), featureBlocks),
+                                           kFeatureThreads, 0, ctx.stream, static_cast<const T*>(p.q.data), buf.phiQ,
+                                           fq);
+    checkLaunch("favorProjectionKernel");
+    launchKernel<favorProjectionKernel<T>>(dim3(static_cast<unsigned>(ceilDiv(rowsK, kProjectionTile)), featureBlocks),
+                                           kFeatureThreads, 0, ctx.stream, static_cast<const T*>(p.k.data), buf.phiK,
+                                           fk);
+    checkLaunch("favorProjectionKernel");
+  }
+  launchKernel<featureKernel<T>>(rowBlocks(rowsQ), kFeatureThreads, 0, ctx.stream, static_cast<const T*>(p.q.data),
                                  buf.phiQ, fq);
   checkLaunch("featureKernel");
-  FeatureArgs fk = featureArgs(p, rowsK);
-  if (favor) fk.rowMax = buf.keyRowMax;
-  launchKernel<featureKernel<T>>(rowBlocks(rowsK), kFeatureThreads, shared, ctx.stream, static_cast<const T*>(p.k.data),
+  launchKernel<featureKernel<T>>(rowBlocks(rowsK), kFeatureThreads, 0, ctx.stream, static_cast<const T*>(p.k.data),
                                  buf.phiK, fk);
   checkLaunch("featureKernel");
   if (!favor) return;

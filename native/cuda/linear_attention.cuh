@@ -354,7 +354,51 @@ struct FeatureArgs {
 
 __device__ __forceinline__ float eluFeature(float x) { return x > 0.0f ? x + 1.0f : expf(x); }
 
-// Dynamic shared memory: kFeatureRowsPerBlock · Dk floats for FAVOR+ (the row x'), else 0.
+constexpr int kProjectionTile = 64;       // rows and features per block
+constexpr int kProjectionTileDepth = 32;  // Dk per shared tile
+
+// FAVOR+'s projection W x' for every row: proj [R, F] = (x · inputScale) Wᵀ, a
+// tiled GEMM (16 x 16 threads, 4 x 4 outputs each, fp32). Grid (ceil(R / 64),
+// ceil(F / 64)), kFeatureThreads threads.
+template <typename T>
+__global__ void __launch_bounds__(kFeatureThreads) favorProjectionKernel(const T* x, float* proj, FeatureArgs f) {
+  constexpr int R = kProjectionTile, K = kProjectionTileDepth;
+  __shared__ float xTile[R][K + 1];
+  __shared__ float wTile[R][K + 1];
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * R, feature0 = static_cast<int64_t>(blockIdx.y) * R;
+  const int tid = threadIdx.x, ty = tid / 16, tx = tid % 16;
+  float acc[4][4] = {};
+  for (int64_t k0 = 0; k0 < f.keyDim; k0 += K) {
+    __syncthreads();
+    for (int idx = tid; idx < R * K; idx += kFeatureThreads) {
+      const int r = idx / K, c = idx % K;
+      const int64_t d = k0 + c, row = row0 + r, feature = feature0 + r;
+      xTile[r][c] = row < f.rows && d < f.keyDim ? toFloat(x[row * f.keyDim + d]) * f.inputScale : 0.0f;
+      wTile[r][c] = feature < f.features && d < f.keyDim ? f.favorW[feature * f.keyDim + d] : 0.0f;
+    }
+    __syncthreads();
+    for (int k = 0; k < K; ++k) {
+      float w[4];
+      for (int c = 0; c < 4; ++c) w[c] = wTile[tx + 16 * c][k];
+      for (int r = 0; r < 4; ++r) {
+        const float xv = xTile[ty + 16 * r][k];
+        for (int c = 0; c < 4; ++c) acc[r][c] += xv * w[c];
+      }
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    const int64_t row = row0 + ty + 16 * r;
+    if (row >= f.rows) continue;
+    for (int c = 0; c < 4; ++c) {
+      const int64_t feature = feature0 + tx + 16 * c;
+      if (feature < f.features) proj[row * f.features + feature] = acc[r][c];
+    }
+  }
+}
+
+// elu + 1 and relu straight from x; FAVOR+ from favorProjectionKernel's W x' in phi,
+// in place: h = W x' − ‖x'‖²/2, then exp(h − c) / √F with the row's own c, or (keys)
+// h and its row max.
 template <typename T>
 __global__ void __launch_bounds__(kFeatureThreads) featureKernel(const T* x, float* phi, FeatureArgs f) {
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
@@ -369,21 +413,15 @@ __global__ void __launch_bounds__(kFeatureThreads) featureKernel(const T* x, flo
     }
     return;
   }
-  TESSERA_DYNAMIC_SHARED(float, shared);
-  float* xs = shared + warp * f.keyDim;
   float sq = 0.0f;
   for (int64_t d = lane; d < f.keyDim; d += kWarpSize) {
     const float xv = toFloat(xRow[d]) * f.inputScale;
-    xs[d] = xv;
     sq += xv * xv;
   }
-  sq = warpAllReduce(sq, SumOp{});  // also orders the xs stores before the reads below
+  sq = warpAllReduce(sq, SumOp{});
   float maxLogit = -INFINITY;
   for (int64_t feature = lane; feature < f.features; feature += kWarpSize) {
-    const float* w = f.favorW + feature * f.keyDim;
-    float h = 0.0f;
-    for (int64_t d = 0; d < f.keyDim; ++d) h += w[d] * xs[d];
-    h -= 0.5f * sq;
+    const float h = phiRow[feature] - 0.5f * sq;
     phiRow[feature] = h;
     maxLogit = MaxOp{}(maxLogit, h);
   }
