@@ -102,6 +102,7 @@ void checkSizes(const LinearAttentionParams& p, const char* op) {
 struct FeatureBuffers {
   float* phiQ;
   float* phiK;
+  float* queryRowMax;  // FAVOR+ only: [B·Hq·L], c_q
   float* keyRowMax;   // FAVOR+ only: [B·Hkv·L]
   float* keyShift;    // FAVOR+ only: [B·Hkv]
   float* stateScale;  // FAVOR+ only: [B·Hkv]
@@ -125,7 +126,9 @@ void computeFeatures(const LinearAttentionParams& p, const FeatureBuffers& buf, 
   FeatureArgs fq = featureArgs(p, rowsQ);
   FeatureArgs fk = featureArgs(p, rowsK);
   if (favor) {
+    fq.rowMax = buf.queryRowMax;
     fk.rowMax = buf.keyRowMax;
+    fk.keys = true;
     const unsigned featureBlocks = static_cast<unsigned>(ceilDiv(p.features, kProjectionTile));
     launchKernel<favorProjectionKernel<T>>(dim3(static_cast<unsigned>(ceilDiv(rowsQ, kProjectionTile)), featureBlocks),
                                            kFeatureThreads, 0, ctx.stream, static_cast<const T*>(p.q.data), buf.phiQ,
@@ -191,7 +194,7 @@ void numeratorScan(const LinearAttentionParams& p, const FeatureBuffers& buf, co
 }
 
 struct FeatureLayout {
-  int64_t phiQ, phiK, keyRowMax, keyShift, stateScale;
+  int64_t phiQ, phiK, queryRowMax, keyRowMax, keyShift, stateScale;
 };
 
 FeatureLayout reserveFeatures(const LinearAttentionParams& p, FloatArena& arena) {
@@ -200,6 +203,7 @@ FeatureLayout reserveFeatures(const LinearAttentionParams& p, FloatArena& arena)
   FeatureLayout l;
   l.phiQ = arena.reserve(rowsQ * p.features);
   l.phiK = arena.reserve(rowsK * p.features);
+  l.queryRowMax = arena.reserve(favor ? rowsQ : 0);
   l.keyRowMax = arena.reserve(favor ? rowsK : 0);
   l.keyShift = arena.reserve(favor ? p.batch * p.kvHeads : 0);
   l.stateScale = arena.reserve(favor ? p.batch * p.kvHeads : 0);
@@ -207,7 +211,22 @@ FeatureLayout reserveFeatures(const LinearAttentionParams& p, FloatArena& arena)
 }
 
 FeatureBuffers featureBuffers(const FeatureLayout& l, float* base) {
-  return {base + l.phiQ, base + l.phiK, base + l.keyRowMax, base + l.keyShift, base + l.stateScale};
+  return {base + l.phiQ, base + l.phiK, base + l.queryRowMax, base + l.keyRowMax, base + l.keyShift,
+          base + l.stateScale};
+}
+
+DenominatorArgs denominatorArgs(const LinearAttentionParams& p, const FeatureBuffers& buf) {
+  DenominatorArgs d;
+  d.eps = p.eps;
+  if (p.featureMap == FeatureMap::kFavor) {
+    d.queryMax = buf.queryRowMax;
+    d.keyShift = buf.keyShift;
+  }
+  d.len = p.len;
+  d.qHeads = p.qHeads;
+  d.groups = p.qHeads / p.kvHeads;
+  d.kvHeads = p.kvHeads;
+  return d;
 }
 
 }  // namespace
@@ -232,7 +251,7 @@ void launchLinearAttention(const LinearAttentionParams& p, const LaunchContext& 
     numeratorScan(p, buf, base + vAugAt, base + numDenAt, p.stateS != nullptr, ctx, allocator);
     launchKernel<normalizeKernel<T>>(elementwiseBlocks(rowsQ * p.valueDim, ctx), kElementwiseThreads, 0, ctx.stream,
                                      static_cast<const float*>(base + numDenAt), static_cast<T*>(p.out.data), rowsQ,
-                                     p.valueDim, p.eps);
+                                     p.valueDim, denominatorArgs(p, buf));
     checkLaunch("normalizeKernel");
   });
 }
@@ -272,7 +291,7 @@ void launchLinearAttentionBackward(const LinearAttentionBackwardParams& p, const
     augmentValues<T>(f, vAug, ctx);
     numeratorScan(f, buf, vAug, grad, false, ctx, allocator);
     launchKernel<outputGradKernel<T>>(rowBlocks(rowsQ), kFeatureThreads, 0, ctx.stream, grad,
-                                      static_cast<const T*>(p.dout.data), rowsQ, Dv, f.eps);
+                                      static_cast<const T*>(p.dout.data), rowsQ, Dv, denominatorArgs(f, buf));
     checkLaunch("outputGradKernel");
 
     ScanArgs s;

@@ -346,10 +346,11 @@ struct FeatureArgs {
   int64_t rows = 0, keyDim = 0, features = 0;
   const float* favorW = nullptr;  // [F, Dk]
   float inputScale = 1.0f;        // Dk^(-1/4), FAVOR+'s x' = x · inputScale
-  // FAVOR+ queries (rowMax null): φ with the row's own stabilizer. Keys (rowMax
-  // set): the logits h = W x' − ‖x'‖²/2 and their row max; keyFeaturesKernel
-  // finishes them once the max over the whole sequence is known.
+  // FAVOR+: each row's largest exponent goes to rowMax. Queries: φ with that as
+  // their stabilizer. Keys: the exponents h = W x' − ‖x'‖²/2 only, which
+  // keyFeaturesKernel finishes once the max over the whole sequence is known.
   float* rowMax = nullptr;
+  bool keys = false;
 };
 
 __device__ __forceinline__ float eluFeature(float x) { return x > 0.0f ? x + 1.0f : expf(x); }
@@ -397,8 +398,7 @@ __global__ void __launch_bounds__(kFeatureThreads) favorProjectionKernel(const T
 }
 
 // elu + 1 and relu straight from x; FAVOR+ from favorProjectionKernel's W x' in phi,
-// in place: h = W x' − ‖x'‖²/2, then exp(h − c) / √F with the row's own c, or (keys)
-// h and its row max.
+// in place: h = W x' − ‖x'‖²/2 and its row max c, then (queries) exp(h − c) / √F.
 template <typename T>
 __global__ void __launch_bounds__(kFeatureThreads) featureKernel(const T* x, float* phi, FeatureArgs f) {
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
@@ -426,10 +426,8 @@ __global__ void __launch_bounds__(kFeatureThreads) featureKernel(const T* x, flo
     maxLogit = MaxOp{}(maxLogit, h);
   }
   maxLogit = warpAllReduce(maxLogit, MaxOp{});
-  if (f.rowMax) {
-    if (lane == 0) f.rowMax[row] = maxLogit;
-    return;
-  }
+  if (lane == 0) f.rowMax[row] = maxLogit;
+  if (f.keys) return;
   const float norm = 1.0f / sqrtf(static_cast<float>(f.features));
   for (int64_t feature = lane; feature < f.features; feature += kWarpSize) {
     phiRow[feature] = expf(phiRow[feature] - maxLogit) * norm;
@@ -484,15 +482,40 @@ __global__ void augmentValuesKernel(const T* v, float* vAug, int64_t rows, int64
   }
 }
 
-// out [R, Dv] = num / (den + eps) from the scan's [R, Dv + 1] = [num, den].
+// What the normalizer gets beside φ(q_i) · z_i: eps, or for FAVOR+ eps in the units
+// of the unstabilized features, eps · e^(−c_q − c_k), so that the stabilizers cancel
+// exactly (as the CPU backend: the result depends neither on them nor on how a
+// state was fed, and the backward may hold them constant).
+struct DenominatorArgs {
+  float eps = 1e-6f;
+  const float* queryMax = nullptr;  // FAVOR+: c_q [B·Hq·L]
+  const float* keyShift = nullptr;  // FAVOR+: c_k [B·Hkv]
+  int64_t len = 0, qHeads = 1, groups = 1, kvHeads = 1;
+};
+
+// 1 / (normalizer + eps term) for query row `row` of [B·Hq·L]; 0 where that is not
+// positive (a FAVOR+ normalizer that underflowed: its numerator did too, and the
+// row gets 0, as the CPU backend's).
+__device__ __forceinline__ float inverseDenominator(const DenominatorArgs& d, int64_t row, float normalizer) {
+  float den = normalizer;
+  if (d.queryMax) {
+    const int64_t bq = row / d.len, b = bq / d.qHeads, h = bq % d.qHeads;
+    den += expf(logf(d.eps) - d.queryMax[row] - d.keyShift[b * d.kvHeads + h / d.groups]);
+  } else {
+    den += d.eps;
+  }
+  return den > 0.0f ? 1.0f / den : 0.0f;
+}
+
+// out [R, Dv] = num / den from the scan's [R, Dv + 1] = [num, normalizer].
 template <typename T>
-__global__ void normalizeKernel(const float* numDen, T* out, int64_t rows, int64_t valueDim, float eps) {
+__global__ void normalizeKernel(const float* numDen, T* out, int64_t rows, int64_t valueDim, DenominatorArgs d) {
   const int64_t total = rows * valueDim;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t row = i / valueDim, col = i % valueDim;
     const float* r = numDen + row * (valueDim + 1);
-    out[i] = fromFloat<T>(r[col] / (r[valueDim] + eps));
+    out[i] = fromFloat<T>(r[col] * inverseDenominator(d, row, r[valueDim]));
   }
 }
 
@@ -505,17 +528,17 @@ __global__ void castKernel(const float* x, T* out, int64_t total) {
 }
 
 // The gradients at the numerator and the normalizer, in place of [num, den], one
-// warp per row: with a = 1 / (den + eps), out = num · a and dout = g,
+// warp per row: with a = 1 / den (inverseDenominator), out = num · a and dout = g,
 //   dnum = g · a,   dden = −(g · num) · a².
 template <typename T>
 __global__ void __launch_bounds__(kFeatureThreads) outputGradKernel(float* numDen, const T* dout, int64_t rows,
-                                                                     int64_t valueDim, float eps) {
+                                                                     int64_t valueDim, DenominatorArgs den) {
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kFeatureRowsPerBlock + warp;
   if (row >= rows) return;
   float* r = numDen + row * (valueDim + 1);
   const T* g = dout + row * valueDim;
-  const float a = 1.0f / (r[valueDim] + eps);
+  const float a = inverseDenominator(den, row, r[valueDim]);
   float dot = 0.0f;
   for (int64_t d = lane; d < valueDim; d += kWarpSize) {
     const float gd = toFloat(g[d]);
