@@ -24,9 +24,12 @@ export interface LinearAttentionOptions {
   /** Position i sees only keys j ≤ i (prefix sums of the state). Default false. */
   causal?: boolean;
   /**
-   * Added to the normalizer φ(q)·z, which can approach 0 (always with 'relu' when
-   * every feature of q or of the keys is 0: then the output is 0). Default 1e-6;
-   * must be positive.
+   * Added to the normalizer φ(q)·z, which can approach 0 (with 'relu' it is 0 when
+   * no feature of q meets a feature of the keys seen: then the output is 0).
+   * Default 1e-6; must be positive. FAVOR+ computes with stabilized features
+   * exp(… − c) (c per query row, and one for the keys) and adds eps in the units of
+   * the unstabilized ones, eps · e^(−c_q − c_k), so the result does not depend on
+   * the stabilizers: the chunked, recurrent and non-causal forms agree exactly.
    */
   eps?: number;
 }
