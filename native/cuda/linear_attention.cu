@@ -83,7 +83,7 @@ void launchScan(ScanArgs s, int64_t batch, const LaunchContext& ctx, CachingAllo
 
 unsigned rowBlocks(int64_t rows) { return static_cast<unsigned>(ceilDiv(rows, kFeatureRowsPerBlock)); }
 
-// The sizes every launch below relies on: grid dims and the per-warp shared rows.
+// The sizes every launch below relies on: grid dims (y and z at most 65535, x 2^31 − 1).
 void checkSizes(const LinearAttentionParams& p, const char* op) {
   if (p.batch * p.kvHeads > 65535) {
     fail(ErrorCode::kUnsupported, expected("batch · kvHeads of at most 65535", op,
