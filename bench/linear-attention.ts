@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const notes: string[] = [];
   const linearMs = new Map<number, number>();
+  const linearMinMs = new Map<number, number>();
   const softmaxMs = new Map<number, number>();
 
   // 1. Scaling with L (and softmax attention beside it while affordable).
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
     progress(`linear attention, causal, L=${L}`);
     const lin = await timeLinear(q, k, v);
     linearMs.set(L, lin.medianMs);
+    linearMinMs.set(L, lin.minMs);
     let peer: Row['peer'];
     if (L <= SOFTMAX_MAX_MEASURED) {
       progress(`softmax attention, causal, L=${L}`);
@@ -81,8 +83,11 @@ async function main(): Promise<void> {
     notes.push(`L=${L}: peak RSS ${peakRssMiB().toFixed(0)} MiB after this length (inputs + output ${((4 * B * H * L * D * 4) / 2 ** 20).toFixed(0)} MiB)`);
     for (const t of [q, k, v]) t.dispose();
   }
+  // On a shared machine the median moves with other load; the fastest run is the
+  // steadier estimate of the kernel's own cost, so both ratios are reported.
   const ratio = linearMs.get(65536)! / linearMs.get(1024)!;
-  notes.push(`T(64k) / T(1k) = ${ratio.toFixed(1)} (linear: 64, target ≤ 72)`);
+  const minRatio = linearMinMs.get(65536)! / linearMinMs.get(1024)!;
+  notes.push(`T(64k) / T(1k) = ${ratio.toFixed(1)} by median, ${minRatio.toFixed(1)} by fastest run (linear: 64, target ≤ 72)`);
 
   // 2. Crossover against softmax attention at short lengths.
   let crossover: number | undefined;
