@@ -173,17 +173,23 @@ export class KVCache {
     this.#lengths = this.#lengths.map((n, b) => n + counts[b]!);
   }
 
-  /** Copies rows [from, from + n) of sequence b of src to absolute positions start… (ring-wrapped). */
+  /**
+   * Copies rows [from, from + n) of sequence b of src to absolute positions start…
+   * (ring-wrapped). The copy kernels write a contiguous destination, so each
+   * (head, unwrapped run) is its own copy: rows of one head are contiguous in the cache.
+   */
   #copyRows(src: Tensor, dst: Tensor, b: number, from: number, n: number, start: number): void {
     let done = 0;
     while (done < n) {
       const row = (start + done) % this.capacity;
       const rows = Math.min(n - done, this.capacity - row);
-      const srcView: NativeView = src.view('k', [1, this.kvHeads, rows, this.headDim]);
-      srcView.offset = src.offset + b * src.strides[0]! + (from + done) * src.strides[2]!;
-      const dstView: NativeView = dst.view('cache', [1, this.kvHeads, rows, this.headDim]);
-      dstView.offset = dst.offset + b * dst.strides[0]! + row * dst.strides[2]!;
-      native.copy(srcView, dstView);
+      for (let h = 0; h < this.kvHeads; ++h) {
+        const srcView: NativeView = src.view('k', [rows, this.headDim], [src.strides[2]!, src.strides[3]!]);
+        srcView.offset = src.offset + b * src.strides[0]! + h * src.strides[1]! + (from + done) * src.strides[2]!;
+        const dstView: NativeView = dst.view('cache', [rows, this.headDim], [this.headDim, 1]);
+        dstView.offset = dst.offset + b * dst.strides[0]! + h * dst.strides[1]! + row * this.headDim;
+        native.copy(srcView, dstView);
+      }
       done += rows;
     }
   }
