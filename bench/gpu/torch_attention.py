@@ -156,16 +156,16 @@ def main():
     started = time.time()
     torch.manual_seed(0)
     rows = []
-    causal_flash(rows)
     copy = copy_bandwidth()
-    decode(rows)
-    # Last: FlexAttention compiles its kernels (tens of seconds), and a failure there
-    # should not cost the rows above.
-    try:
-        window_alibi_flex(rows)
-    except Exception as error:  # noqa: BLE001 - reported in the JSON, the table notes it
-        progress(f"FlexAttention failed: {error!r}")
-        rows.append({"kind": "window-alibi", "peer": "FlexAttention", "error": repr(error)})
+    # A peer that fails becomes an error row (the table notes it) instead of costing the
+    # others. FlexAttention last: it compiles its kernels (tens of seconds).
+    for kind, peer, run in [("causal", "SDPA flash", causal_flash), ("decode", "SDPA", decode),
+                            ("window-alibi", "FlexAttention", window_alibi_flex)]:
+        try:
+            run(rows)
+        except Exception as error:  # noqa: BLE001 - reported in the JSON
+            progress(f"{peer} ({kind}) failed: {error!r}")
+            rows.append({"kind": kind, "peer": peer, "error": repr(error)})
     progress(f"done in {time.time() - started:.0f} s")
     print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "copy": copy, "rows": rows}))
 

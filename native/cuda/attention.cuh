@@ -38,12 +38,10 @@
 
 #include <cstdint>
 
-// common.cuh first: under the emulator it defines the __host__ __device__ that
-// attention_mask.h spells its functions with.
-#include "common.cuh"
-#include "ptx.cuh"
 #include "../core/attention_mask.h"
 #include "../core/op_params.h"
+#include "common.cuh"
+#include "ptx.cuh"
 
 namespace tessera::TESSERA_CUDA_NS {
 
