@@ -12,7 +12,7 @@
  * Each timing waits for the result by reading one element back.
  */
 import * as tessera from '../dist/index.js';
-import { LinearAttentionState, linearAttention } from '../dist/linear/index.js';
+import { LinearAttentionState, linearAttention } from '../dist/index.js';
 import { measure, progress, report, type Row, type Timing } from './harness.js';
 
 type Tensor = tessera.Tensor;
@@ -58,7 +58,7 @@ async function timeSoftmax(q: Tensor, k: Tensor, v: Tensor): Promise<Timing> {
   return measure(() => settle(tessera.attention(q, k, v, { causal: true }) as Tensor), timingOptions(q.shape[2]!));
 }
 
-async function main(): Promise<void> {
+export async function benchLinearAttention(): Promise<void> {
   const rows: Row[] = [];
   const notes: string[] = [];
   const linearMs = new Map<number, number>();
@@ -130,7 +130,9 @@ async function main(): Promise<void> {
   for (const n of notes) console.log(n);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  benchLinearAttention().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

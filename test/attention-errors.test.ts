@@ -46,7 +46,7 @@ describe('attention: bad inputs', () => {
     ['k with another head dim', () => tessera.attention(q, t([1, 2, 9, 40]), t([1, 2, 9, 40])),
       'E_SHAPE', 'Expected [1, Hkv, Lk, 32] (batch and head dim of q) for k but received [1, 2, 9, 40]'],
     ['v not shaped like k', () => tessera.attention(q, k, t([1, 2, 8, 32])),
-      'E_SHAPE', 'Expected the shape of k, [1, 2, 9, 32] for v but received [1, 2, 8, 32]'],
+      'E_SHAPE', 'Expected the shape of k ([1, 2, 9, 32]) for v but received [1, 2, 8, 32]'],
     ['q not 4-d', () => tessera.attention(t([6, 7, 32]), k, v),
       'E_SHAPE', 'Expected a 4-d tensor [B, Hq, Lq, D] for q but received [6, 7, 32]'],
     ['k in another dtype', () => tessera.attention(q, t([1, 2, 9, 32], 'float16'), v),
@@ -117,11 +117,13 @@ describe('attentionBackward: bad inputs', () => {
   const lse = t([1, 4, 7]);
   const cases: Array<[string, () => unknown, tessera.ErrorCode, string]> = [
     ['dout of another shape', () => tessera.attentionBackward(t([1, 4, 6, 16]), q, k, k, out, lse),
-      'E_SHAPE', 'Expected the shape of q, [1, 4, 7, 16] for dout but received [1, 4, 6, 16]'],
+      'E_SHAPE', 'Expected the shape of q ([1, 4, 7, 16]) for dout but received [1, 4, 6, 16]'],
     ['out of another shape', () => tessera.attentionBackward(out, q, k, k, t([1, 4, 7, 8]), lse),
-      'E_SHAPE', 'Expected the shape of q, [1, 4, 7, 16] for out but received [1, 4, 7, 8]'],
+      'E_SHAPE', 'Expected the shape of q ([1, 4, 7, 16]) for out but received [1, 4, 7, 8]'],
     ['lse of another shape', () => tessera.attentionBackward(out, q, k, k, out, t([1, 4, 8])),
       'E_SHAPE', 'Expected a float32 tensor [1, 4, 7] (from attention\'s returnLse) for lse but received Tensor(float32, [1, 4, 8], cpu)'],
+    ['lse in another dtype', () => tessera.attentionBackward(out, q, k, k, out, t([1, 4, 7], 'float16')),
+      'E_DTYPE', 'Expected a float32 tensor (from attention\'s returnLse) for lse but received Tensor(float16, [1, 4, 7], cpu)'],
     ['dout in another dtype', () => tessera.attentionBackward(t([1, 4, 7, 16], 'float16'), q, k, k, out, lse),
       'E_DTYPE', 'Expected a float32 tensor (the dtype of q) for dout but received Tensor(float16, [1, 4, 7, 16], cpu)'],
     ['the forward\'s options checked too', () => tessera.attentionBackward(out, q, k, k, out, lse, { window: [-3, 0] }),
@@ -139,7 +141,7 @@ describe('rope: bad inputs', () => {
     ['odd head dim', () => tessera.rope(t([1, 2, 5, 15])),
       'E_SHAPE', 'Expected a 4-d tensor [B, H, L, D] with D even for x but received [1, 2, 5, 15]'],
     ['positions of the wrong length', () => tessera.rope(x, { positions: Int32Array.of(0, 1, 2) }),
-      'E_ARGUMENT', 'Expected 5 positions (one per token) or 5 (B × L, one per token of each sequence) for options.positions but received a Int32Array of length 3'],
+      'E_ARGUMENT', 'Expected 5 positions (one per token) for options.positions but received an Int32Array of length 3'],
     ['a negative position', () => tessera.rope(x, { positions: [0, 1, -2, 3, 4] }),
       'E_ARGUMENT', 'Expected non-negative positions for options.positions[2] but received -2'],
     ['both positions and offset', () => tessera.rope(x, { positions: [0, 1, 2, 3, 4], offset: 3 }),
@@ -166,7 +168,7 @@ describe('KVCache: bad inputs', () => {
     ['head dim not a multiple of 8', () => make({ headDim: 20 }),
       'E_ARGUMENT', 'Expected a multiple of 8 from 8 to 256 for options.headDim but received 20'],
     ['window above the capacity', () => make({ window: 9 }),
-      'E_ARGUMENT', 'Expected a window of at most the capacity, 8 for options.window but received 9'],
+      'E_ARGUMENT', 'Expected a window of at most the capacity (8) for options.window but received 9'],
     ['append in another dtype', () => make().append(t([2, 2, 3, 16], 'float16'), t([2, 2, 3, 16], 'float16')),
       'E_DTYPE', 'Expected a float32 tensor (the cache\'s dtype) for k but received Tensor(float16, [2, 2, 3, 16], cpu)'],
     ['append with the wrong kv heads', () => make().append(t([2, 1, 3, 16]), t([2, 1, 3, 16])),
@@ -176,7 +178,7 @@ describe('KVCache: bad inputs', () => {
     ['attend with a mask option', () => make().attend(t([2, 4, 1, 16]), { causal: false } as never),
       'E_ARGUMENT', 'Expected no mask option (the cache applies causal and its own window) for options.causal but received false'],
     ['attend with heads not divisible', () => { const c = make(); c.append(t([2, 2, 1, 16]), t([2, 2, 1, 16])); return c.attend(t([2, 3, 1, 16])); },
-      'E_SHAPE', 'Expected a head count Hkv that divides Hq = 3 for k but received [2, 2, 8, 16]'],
+      'E_SHAPE', 'Expected [2, Hq, Lq, 16] with Hq a multiple of kvHeads = 2 for q but received [2, 3, 1, 16]'],
   ];
   test.for(cases.map(([name]) => name))('%s', (name) => {
     const [, fn, code, message] = cases.find(([n]) => n === name)!;

@@ -76,7 +76,7 @@ export class KVCache {
     if (opts.window !== undefined) {
       this.window = checkCount(opts.window, 'options.window', 1);
       if (this.window > this.capacity) {
-        failRaw('E_ARGUMENT', `a window of at most the capacity, ${this.capacity}`, 'options.window', String(opts.window));
+        failRaw('E_ARGUMENT', `a window of at most the capacity (${this.capacity})`, 'options.window', String(opts.window));
       }
     }
     this.dtype = opts.dtype === undefined ? 'float32' : checkDType(opts.dtype, 'options.dtype');
@@ -207,10 +207,14 @@ export class KVCache {
     for (const key of ['causal', 'window', 'globalTokens', 'blockMask'] as const) {
       if (opts[key] !== undefined) fail('E_ARGUMENT', "no mask option (the cache applies causal and its own window)", `options.${key}`, opts[key]);
     }
-    const Lq = q instanceof Tensor && q.ndim === 4 ? q.shape[2]! : 0;
+    const [tq] = checkOperands('attention', [[q, 'q']]) as [Tensor];
+    if (tq.ndim !== 4 || tq.shape[0] !== this.batch || tq.shape[1]! % this.kvHeads !== 0 || tq.shape[3] !== this.headDim) {
+      failRaw('E_SHAPE', `[${this.batch}, Hq, Lq, ${this.headDim}] with Hq a multiple of kvHeads = ${this.kvHeads}`, 'q', formatShape(tq.shape));
+    }
+    const Lq = tq.shape[2]!;
     if (this.window !== undefined && Lq > this.capacity - this.window + 1) {
       failRaw('E_ARGUMENT', `at most ${this.capacity - this.window + 1} queries (capacity − window + 1) per call`,
-        'q', formatShape((q as Tensor).shape));
+        'q', formatShape(tq.shape));
     }
     const full: AttentionOptions = { ...opts, causal: true };
     if (this.window !== undefined) full.window = [this.window - 1, 0];
