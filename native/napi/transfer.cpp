@@ -167,7 +167,7 @@ Napi::Value copy(const Napi::CallbackInfo& info) {
     // (CopyParams): a strided destination would write outside its view.
     bool sameShape = src.view.ndim == dst.view.ndim;
     for (int d = 0; sameShape && d < dst.view.ndim; ++d) sameShape = src.view.shape[d] == dst.view.shape[d];
-    if (!dst.view.isContiguous() || !sameShape) {
+    if ((dst.view.numel() > 0 && !dst.view.isContiguous()) || !sameShape) {
       throwJs(env, ErrorCode::kInternal, "tessera internal error: copy into a strided or differently shaped view");
     }
     Runtime& rt = Runtime::get(env);
