@@ -10,7 +10,7 @@ import { FeatureMapId, native, type NativeLinearAttentionArgs } from '../native.
 import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { zeros, full } from '../creation.js';
-import { parseDevice } from '../device.js';
+import { defaultDevice, parseDevice } from '../device.js';
 import { checkOperands, checkOpts, checkPositiveNumber, output } from '../ops/common.js';
 import { FavorFeatures } from './favor.js';
 
@@ -177,7 +177,7 @@ export interface LinearAttentionStateOptions extends LinearAttentionOptions {
   kvHeads: number;
   keyDim: number;
   valueDim: number;
-  /** Default 'cpu'. */
+  /** Default tessera.defaultDevice(). */
   device?: string;
 }
 
@@ -223,7 +223,7 @@ export class LinearAttentionState {
     this.featureMap = resolved.featureMap;
     this.eps = resolved.eps;
     this.features = featureWidth(this.featureMap, this.keyDim);
-    this.device = parseDevice(opts.device ?? 'cpu', 'options.device').name;
+    this.device = parseDevice(opts.device ?? defaultDevice(), 'options.device').name;
     const { batch: B, kvHeads: H, features: F, valueDim: Dv } = this;
     this.#S = zeros([B, H, F, Dv], { device: this.device });
     this.#z = zeros([B, H, F], { device: this.device });
