@@ -15,7 +15,7 @@ import * as tessera from '../lib/index.js';
 import type { AttendOptions, RopeConfig } from '../lib/index.js';
 import * as ref from './reference/index.js';
 import * as attn from './reference/attention.js';
-import { compare, maxAbs, Rng, seedOf, withPoisonedAllocations, type Tolerance } from './parity/harness.js';
+import { compare, maxAbs, Rng, seedOf, testDevices, withPoisonedAllocations, type Tolerance } from './parity/harness.js';
 
 type FloatDType = ref.FloatDType;
 
@@ -210,7 +210,7 @@ async function runScenario(s: Scenario, device: string): Promise<void> {
   }
 }
 
-describe.each(tessera.availableDevices())('KVCache decode equals full attention over the same keys [%s]', (device) => {
+describe.each(testDevices())('KVCache decode equals full attention over the same keys [%s]', (device) => {
   test.for(SCENARIOS.map((s) => s.name))('%s', async (name, ctx) => {
     try {
       await runScenario(SCENARIOS.find((s) => s.name === name)!, device);

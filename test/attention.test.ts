@@ -21,10 +21,10 @@ import { describe, expect, test } from 'vitest';
 import * as tessera from '../lib/index.js';
 import * as ref from './reference/index.js';
 import * as attn from './reference/attention.js';
-import { FLOAT_DTYPES, parityMatrix, Rng, withPoisonedAllocations } from './parity/harness.js';
+import { FLOAT_DTYPES, parityMatrix, Rng, testDevices, withPoisonedAllocations } from './parity/harness.js';
 import { blockMaskFor, cpuCrossProductCases, cpuSizeCases, crossProductSampleCases, emuForwardCases } from './parity/attention.js';
 
-const devices = tessera.availableDevices();
+const devices = testDevices();
 /** Devices fast enough for the large cases: the CPU backend and real GPUs (not the emulator). */
 const fastDevices = devices.filter((d) => d === 'cpu' || d.startsWith('cuda'));
 

@@ -11,11 +11,11 @@
 import { describe, expect, test } from 'vitest';
 import * as tessera from '../lib/index.js';
 import type { Tensor } from '../lib/index.js';
-import { favorFeatures, FavorFeatures, linearAttention, linearAttentionBackward, LinearAttentionState } from '../lib/linear/index.js';
+import { favorFeatures, FavorFeatures, linearAttention, linearAttentionBackward, LinearAttentionState } from '../lib/index.js';
 import { decodeArray, type RefTensor } from './reference/index.js';
 import * as ref from './reference/linear-attention.js';
 import {
-  defaultTolerance, FLOAT_DTYPES, maxAbs, parityMatrix, Rng, type ParityCase, type Tolerance, type ToleranceContext,
+  defaultTolerance, FLOAT_DTYPES, maxAbs, parityMatrix, Rng, testDevices, type ParityCase, type Tolerance, type ToleranceContext,
 } from './parity/harness.js';
 
 type MapName = 'elu' | 'relu' | 'favor';
@@ -177,7 +177,7 @@ const GRADIENT: readonly Config[] = [
   { B: 1, Hq: 2, Hkv: 2, L: 70, Dk: 32, Dv: 16, F: 40 },
 ];
 
-const allDevices = tessera.availableDevices();
+const allDevices = testDevices();
 const fastDevices = allDevices.filter((d) => d !== 'emu');
 
 parityMatrix('linear attention', matrix(SMALL, forwardCase));

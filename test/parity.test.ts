@@ -10,7 +10,7 @@ import type { DType } from '../lib/index.js';
 import * as ref from './reference/index.js';
 import { castCases } from './parity/cast.js';
 import { elementwiseCases } from './parity/elementwise.js';
-import { FLOAT_DTYPES, gen, parityMatrix, poisonValue, Rng, runCase, withPoisonedAllocations, type ParityCase } from './parity/harness.js';
+import { FLOAT_DTYPES, gen, parityMatrix, poisonValue, Rng, runCase, testDevices, withPoisonedAllocations, type ParityCase } from './parity/harness.js';
 import { matmulCases } from './parity/matmul.js';
 import { rowCases } from './parity/rows.js';
 
@@ -19,7 +19,7 @@ parityMatrix('matmul', matmulCases());
 parityMatrix('rows', rowCases());
 parityMatrix('cast', castCases());
 
-const devices = tessera.availableDevices();
+const devices = testDevices();
 
 async function values(t: tessera.Tensor): Promise<Float64Array> {
   try {

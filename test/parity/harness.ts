@@ -42,6 +42,17 @@ export function shapeName(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/**
+ * The devices the matrix runs on: tessera.availableDevices(), or the subset named in
+ * TESSERA_TEST_DEVICES (comma-separated), which `npm run test:generic` uses to run
+ * the CPU cases again with the portable kernels without repeating the emulator.
+ */
+export function testDevices(): string[] {
+  const all = tessera.availableDevices();
+  const only = process.env.TESSERA_TEST_DEVICES;
+  return only ? all.filter((d) => only.split(',').includes(d)) : all;
+}
+
 // ---------------------------------------------------------------------------
 // Seeded inputs
 
@@ -473,7 +484,7 @@ export interface MatrixOptions {
  * summary, unsupported combinations listed.
  */
 export function parityMatrix(title: string, cases: readonly ParityCase[], options: MatrixOptions = {}): void {
-  const devices = options.devices ?? tessera.availableDevices();
+  const devices = options.devices ?? testDevices();
   const required = options.required ?? ((d: string) => d === 'cpu');
   const byId = new Map<string, ParityCase>();
   for (const c of cases) {
