@@ -35,4 +35,40 @@ describe('memory', () => {
     // small buffer per step would add >10 MiB. The bound leaves room for heap noise.
     expect(rssAt() - baseline).toBeLessThan(24);
   });
+
+  test('KV caches and linear attention states hand their memory back on dispose', async () => {
+    const before = native.externalMemory();
+    const cache = new tessera.KVCache({ batch: 2, kvHeads: 4, headDim: 64, capacity: 1024, window: 512 });
+    // k and v: 2 · 4 · 1024 · 64 fp32 each.
+    expect(native.externalMemory() - before).toBe(2 * 2 * 4 * 1024 * 64 * 4);
+    cache.dispose();
+    cache.dispose();
+    expect(native.externalMemory()).toBe(before);
+    expect(() => cache.append(tessera.zeros([2, 4, 1, 64]), tessera.zeros([2, 4, 1, 64]))).toThrow(/disposed KVCache/);
+    const state = new tessera.LinearAttentionState({ batch: 2, kvHeads: 4, keyDim: 64, valueDim: 32 });
+    expect(native.externalMemory()).toBeGreaterThan(before);
+    state.dispose();
+    // The state's zero fills are queued on the stream, which holds the storage until
+    // they have run: the bytes come back shortly after dispose, off the JS thread.
+    for (let i = 0; i < 200 && native.externalMemory() !== before; ++i) await new Promise((r) => setTimeout(r, 5));
+    expect(native.externalMemory()).toBe(before);
+  });
+
+  test('2,000 decode steps through a ring-buffer KVCache keep resident memory flat', async () => {
+    const cache = new tessera.KVCache({ batch: 1, kvHeads: 2, headDim: 32, capacity: 64, window: 48 });
+    const rssAt = (): number => process.memoryUsage().rss / MiB;
+    let baseline = 0;
+    for (let i = 0; i < 2_000; ++i) {
+      const k = tessera.randn([1, 2, 1, 32], { seed: i });
+      const q = tessera.randn([1, 4, 1, 32], { seed: i + 1 });
+      cache.append(k, k);
+      const out = cache.attend(q, { alibi: true });
+      if (i % 100 === 99) await out.data();
+      for (const t of [k, q, out]) t.dispose();
+      if (i === 499) baseline = rssAt();
+    }
+    expect(cache.length).toBe(2_000);
+    cache.dispose();
+    expect(rssAt() - baseline).toBeLessThan(24);
+  });
 });
