@@ -37,13 +37,16 @@ describe('memory', () => {
   });
 
   test('KV caches and linear attention states hand their memory back on dispose', async () => {
+    // Deltas around synchronous calls: frees of earlier tests' tensors may still land
+    // off the JS thread at any moment, so absolute values are not compared.
+    const bytes = 2 * 2 * 4 * 1024 * 64 * 4; // k and v: 2 · 4 · 1024 · 64 fp32 each
     const before = native.externalMemory();
     const cache = new tessera.KVCache({ batch: 2, kvHeads: 4, headDim: 64, capacity: 1024, window: 512 });
-    // k and v: 2 · 4 · 1024 · 64 fp32 each.
-    expect(native.externalMemory() - before).toBe(2 * 2 * 4 * 1024 * 64 * 4);
+    const during = native.externalMemory();
+    expect(during - before).toBe(bytes);
     cache.dispose();
+    expect(during - native.externalMemory()).toBe(bytes);
     cache.dispose();
-    expect(native.externalMemory()).toBe(before);
     const k = tessera.empty([2, 4, 1, 64]);
     expect(() => cache.append(k, k)).toThrow(/disposed KVCache/);
     k.dispose();
@@ -54,8 +57,10 @@ describe('memory', () => {
     state.dispose();
     // The state's zero fills are queued on the stream, which holds the storage until
     // they have run: the bytes come back shortly after dispose, off the JS thread.
-    for (let i = 0; i < 200 && native.externalMemory() !== beforeState; ++i) await new Promise((r) => setTimeout(r, 5));
-    expect(native.externalMemory()).toBe(beforeState);
+    // Other small bookkeeping may come and go meanwhile; the state's 66 KiB must not stay.
+    const settled = (): boolean => native.externalMemory() - beforeState < 4096;
+    for (let i = 0; i < 200 && !settled(); ++i) await new Promise((r) => setTimeout(r, 5));
+    expect(native.externalMemory() - beforeState).toBeLessThan(4096);
   });
 
   test('2,000 decode steps through a ring-buffer KVCache keep resident memory flat', async () => {
