@@ -314,3 +314,82 @@ export function buildMatMulNBitsModel(w: MatMulNBitsInitializers, M: number, acc
     initializers,
   });
 }
+
+/**
+ * A one-node com.microsoft GroupQueryAttention model, fp32, for B sequences of
+ * `queryLength` new tokens attending (causally, bottom-right aligned) to
+ * `pastLength` cached tokens plus themselves.
+ *
+ * Graph inputs, in onnxruntime's layouts: query [B, Lq, Hq·D], key and value
+ * [B, Lq, Hkv·D] (BSH: heads packed into the last axis, not tessera's [B, H, L, D]),
+ * past_key and past_value [B, Hkv, pastLength, D] (BNSH) when pastLength > 0,
+ * seqlens_k int32 [B] (= total length − 1), total_sequence_length an int32 scalar,
+ * and attention_bias [1, Hq, Lq, total length] when `attentionBias` is set.
+ * Output: output [B, Lq, Hq·D]; with a past also present_key and present_value
+ * [B, Hkv, total length, D]: onnxruntime-node 1.30's CPU kernel gives a wrong output
+ * for a decode step whose present outputs are not requested (checked against a
+ * float64 reference), so they are always requested there.
+ *
+ * `localWindowSize` W: query i' sees the W keys i' − W + 1 … i' (itself included),
+ * which is tessera's window [W − 1, 0]. Checked against a float64 reference with
+ * onnxruntime-node 1.30's CPU kernel (the schema text reads "left window size",
+ * which would be one key more).
+ * Inputs 7–9 (cos_cache, sin_cache, position_ids) are skipped; attention_bias is
+ * input 10 of the operator schema.
+ */
+export interface GroupQueryAttentionSpec {
+  batch: number;
+  qHeads: number;
+  kvHeads: number;
+  queryLength: number;
+  pastLength?: number;
+  headDim: number;
+  scale?: number;
+  softcap?: number;
+  localWindowSize?: number;
+  attentionBias?: boolean;
+}
+
+export function buildGroupQueryAttentionModel(spec: GroupQueryAttentionSpec): Uint8Array {
+  const { batch: B, qHeads, kvHeads, queryLength: Lq, headDim: D } = spec;
+  const past = spec.pastLength ?? 0;
+  const total = past + Lq;
+  const inputs: ValueInfo[] = [
+    { name: 'query', elemType: ElemType.FLOAT, shape: [B, Lq, qHeads * D] },
+    { name: 'key', elemType: ElemType.FLOAT, shape: [B, Lq, kvHeads * D] },
+    { name: 'value', elemType: ElemType.FLOAT, shape: [B, Lq, kvHeads * D] },
+  ];
+  if (past > 0) {
+    inputs.push({ name: 'past_key', elemType: ElemType.FLOAT, shape: [B, kvHeads, past, D] });
+    inputs.push({ name: 'past_value', elemType: ElemType.FLOAT, shape: [B, kvHeads, past, D] });
+  }
+  inputs.push({ name: 'seqlens_k', elemType: ElemType.INT32, shape: [B] });
+  inputs.push({ name: 'total_sequence_length', elemType: ElemType.INT32, shape: [] });
+  if (spec.attentionBias) inputs.push({ name: 'attention_bias', elemType: ElemType.FLOAT, shape: [1, qHeads, Lq, total] });
+  const nodeInputs = [
+    'query', 'key', 'value',
+    past > 0 ? 'past_key' : '', past > 0 ? 'past_value' : '',
+    'seqlens_k', 'total_sequence_length',
+  ];
+  if (spec.attentionBias) nodeInputs.push('', '', '', 'attention_bias');
+  const attributes: Record<string, Attribute> = {
+    num_heads: attr.int(qHeads),
+    kv_num_heads: attr.int(kvHeads),
+  };
+  if (spec.scale !== undefined) attributes.scale = attr.float(spec.scale);
+  if (spec.softcap !== undefined) attributes.softcap = attr.float(spec.softcap);
+  if (spec.localWindowSize !== undefined) attributes.local_window_size = attr.int(spec.localWindowSize);
+  const outputs: ValueInfo[] = [{ name: 'output', elemType: ElemType.FLOAT, shape: [B, Lq, qHeads * D] }];
+  if (past > 0) {
+    // Symbolic length: onnxruntime's shape inference assumes a shared past/present buffer.
+    outputs.push({ name: 'present_key', elemType: ElemType.FLOAT, shape: [B, kvHeads, 'present_length', D] });
+    outputs.push({ name: 'present_value', elemType: ElemType.FLOAT, shape: [B, kvHeads, 'present_length', D] });
+  }
+  return buildSingleNodeModel({
+    opType: 'GroupQueryAttention', domain: 'com.microsoft', opsetVersion: 1,
+    inputs,
+    outputs,
+    attributes,
+    nodeInputs,
+  });
+}

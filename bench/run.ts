@@ -2,6 +2,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { progress } from './harness.js';
+import { benchAttention } from './attention.js';
+import { benchLinearAttention } from './linear-attention.js';
 import { benchMatmul } from './matmul.js';
 import { memoryLoop } from './memory-loop.js';
 import { benchQMatmul } from './qmatmul.js';
@@ -9,6 +11,8 @@ import { benchQMatmul } from './qmatmul.js';
 async function main(): Promise<void> {
   await benchMatmul();
   await benchQMatmul();
+  await benchAttention();
+  await benchLinearAttention();
   progress('memory loop (100,000 create/op/dispose steps)');
   const mem = await memoryLoop();
   writeFileSync(path.join(__dirname, '..', 'bench', 'results', 'memory-loop.json'), JSON.stringify(mem, null, 2) + '\n');

@@ -40,7 +40,7 @@ export function describe(value: unknown, depth = 0): string {
     const items = value.slice(0, 8).map((v) => describe(v, depth + 1));
     return `[${items.join(', ')}${value.length > 8 ? ', …' : ''}]`;
   }
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as { length?: number }).length ?? value.byteLength}`;
+  if (ArrayBuffer.isView(value)) return `${/^[AEIO]/.test(value.constructor.name) ? 'an' : 'a'} ${value.constructor.name} of length ${(value as unknown as { length?: number }).length ?? value.byteLength}`;
   const described = (value as { describe?: () => string }).describe;
   if (typeof described === 'function') return described.call(value);
   const ctor = (value as object).constructor;

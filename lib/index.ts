@@ -29,6 +29,10 @@ export {
   type AttentionOptions, type AttentionResult, type AttentionGradients, type BlockMask,
   type RopeOptions, type RopeScaling, type RopeConfig, type KVCacheOptions, type AppendOptions, type AttendOptions,
 } from './attention/index.js';
+export {
+  linearAttention, linearAttentionBackward, favorFeatures, FavorFeatures, LinearAttentionState,
+  type LinearAttentionOptions, type FavorOptions,
+} from './linear/index.js';
 
 /** Converts to another dtype on the same device (round to nearest even; ints saturate). */
 export function cast(x: Tensor, dtype: DType): Tensor {

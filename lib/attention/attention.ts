@@ -113,7 +113,7 @@ function plan(op: 'attention' | 'attentionBackward', q: unknown, k: unknown, v: 
     failRaw('E_SHAPE', `a head count Hkv that divides Hq = ${Hq}`, 'k', formatShape(tk.shape));
   }
   if (tv.shape.some((d, i) => d !== tk.shape[i])) {
-    failRaw('E_SHAPE', `the shape of k, ${formatShape(tk.shape)}`, 'v', formatShape(tv.shape));
+    failRaw('E_SHAPE', `the shape of k (${formatShape(tk.shape)})`, 'v', formatShape(tv.shape));
   }
 
   let scale = 1 / Math.sqrt(D);
@@ -278,12 +278,13 @@ export function attentionBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor,
   const [tdout, tout] = checkOperands('attentionBackward', [[q, 'q'], [dout, 'dout'], [out, 'out']]).slice(1) as [Tensor, Tensor];
   for (const [t, name] of [[tdout, 'dout'], [tout, 'out']] as const) {
     if (t.shape.length !== 4 || t.shape.some((d, i) => d !== p.q.shape[i])) {
-      failRaw('E_SHAPE', `the shape of q, ${formatShape(p.q.shape)}`, name, formatShape(t.shape));
+      failRaw('E_SHAPE', `the shape of q (${formatShape(p.q.shape)})`, name, formatShape(t.shape));
     }
   }
   const tlse = checkTensor(lse, 'lse');
   if (tlse.device !== p.q.device) failRaw('E_DEVICE', `a tensor on ${p.q.device} (the device of q)`, 'lse', tlse.describe());
-  if (tlse.dtype !== 'float32' || tlse.ndim !== 3 || tlse.shape.some((d, i) => d !== [p.B, p.Hq, p.Lq][i])) {
+  if (tlse.dtype !== 'float32') failRaw('E_DTYPE', 'a float32 tensor (from attention\'s returnLse)', 'lse', tlse.describe());
+  if (tlse.ndim !== 3 || tlse.shape.some((d, i) => d !== [p.B, p.Hq, p.Lq][i])) {
     failRaw('E_SHAPE', `a float32 tensor [${p.B}, ${p.Hq}, ${p.Lq}] (from attention's returnLse)`, 'lse', tlse.describe());
   }
   const dq = output(p.q, p.q.shape);

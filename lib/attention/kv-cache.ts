@@ -76,7 +76,7 @@ export class KVCache {
     if (opts.window !== undefined) {
       this.window = checkCount(opts.window, 'options.window', 1);
       if (this.window > this.capacity) {
-        failRaw('E_ARGUMENT', `a window of at most the capacity, ${this.capacity}`, 'options.window', String(opts.window));
+        failRaw('E_ARGUMENT', `a window of at most the capacity (${this.capacity})`, 'options.window', String(opts.window));
       }
     }
     this.dtype = opts.dtype === undefined ? 'float32' : checkDType(opts.dtype, 'options.dtype');
@@ -173,17 +173,23 @@ export class KVCache {
     this.#lengths = this.#lengths.map((n, b) => n + counts[b]!);
   }
 
-  /** Copies rows [from, from + n) of sequence b of src to absolute positions start… (ring-wrapped). */
+  /**
+   * Copies rows [from, from + n) of sequence b of src to absolute positions start…
+   * (ring-wrapped). The copy kernels write a contiguous destination, so each
+   * (head, unwrapped run) is its own copy: rows of one head are contiguous in the cache.
+   */
   #copyRows(src: Tensor, dst: Tensor, b: number, from: number, n: number, start: number): void {
     let done = 0;
     while (done < n) {
       const row = (start + done) % this.capacity;
       const rows = Math.min(n - done, this.capacity - row);
-      const srcView: NativeView = src.view('k', [1, this.kvHeads, rows, this.headDim]);
-      srcView.offset = src.offset + b * src.strides[0]! + (from + done) * src.strides[2]!;
-      const dstView: NativeView = dst.view('cache', [1, this.kvHeads, rows, this.headDim]);
-      dstView.offset = dst.offset + b * dst.strides[0]! + row * dst.strides[2]!;
-      native.copy(srcView, dstView);
+      for (let h = 0; h < this.kvHeads; ++h) {
+        const srcView: NativeView = src.view('k', [rows, this.headDim], [src.strides[2]!, src.strides[3]!]);
+        srcView.offset = src.offset + b * src.strides[0]! + h * src.strides[1]! + (from + done) * src.strides[2]!;
+        const dstView: NativeView = dst.view('cache', [rows, this.headDim], [this.headDim, 1]);
+        dstView.offset = dst.offset + b * dst.strides[0]! + h * dst.strides[1]! + row * this.headDim;
+        native.copy(srcView, dstView);
+      }
       done += rows;
     }
   }
@@ -201,10 +207,14 @@ export class KVCache {
     for (const key of ['causal', 'window', 'globalTokens', 'blockMask'] as const) {
       if (opts[key] !== undefined) fail('E_ARGUMENT', "no mask option (the cache applies causal and its own window)", `options.${key}`, opts[key]);
     }
-    const Lq = q instanceof Tensor && q.ndim === 4 ? q.shape[2]! : 0;
+    const [tq] = checkOperands('attention', [[q, 'q']]) as [Tensor];
+    if (tq.ndim !== 4 || tq.shape[0] !== this.batch || tq.shape[1]! % this.kvHeads !== 0 || tq.shape[3] !== this.headDim) {
+      failRaw('E_SHAPE', `[${this.batch}, Hq, Lq, ${this.headDim}] with Hq a multiple of kvHeads = ${this.kvHeads}`, 'q', formatShape(tq.shape));
+    }
+    const Lq = tq.shape[2]!;
     if (this.window !== undefined && Lq > this.capacity - this.window + 1) {
       failRaw('E_ARGUMENT', `at most ${this.capacity - this.window + 1} queries (capacity − window + 1) per call`,
-        'q', formatShape((q as Tensor).shape));
+        'q', formatShape(tq.shape));
     }
     const full: AttentionOptions = { ...opts, causal: true };
     if (this.window !== undefined) full.window = [this.window - 1, 0];

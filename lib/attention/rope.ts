@@ -104,7 +104,8 @@ export function rope(x: Tensor, options?: RopeOptions): Tensor {
     if (!ok) fail('E_ARGUMENT', 'an Int32Array or an array of integers', 'options.positions', p);
     positions = Int32Array.from(p as ArrayLike<number>);
     if (positions.length !== L && positions.length !== B * L) {
-      fail('E_ARGUMENT', `${L} positions (one per token) or ${B * L} (B × L, one per token of each sequence)`, 'options.positions', p);
+      fail('E_ARGUMENT', B === 1 ? `${L} positions (one per token)` : `${L} positions (one per token) or ${B * L} (B × L, one per token of each sequence)`,
+        'options.positions', p);
     }
     perBatch = positions.length !== L;
     const bad = positions.findIndex((v) => v < 0);

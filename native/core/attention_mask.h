@@ -11,7 +11,9 @@
 
 #include "op_params.h"
 
-#if defined(__CUDACC__) || defined(TESSERA_EMU)
+// nvcc compiles these for host and device; the emulator and the CPU kernels
+// compile them as plain host functions.
+#if defined(__CUDACC__)
 #define TESSERA_HD __host__ __device__
 #else
 #define TESSERA_HD

@@ -239,7 +239,13 @@ struct LinearAttentionParams {
   int64_t batch = 0, qHeads = 0, kvHeads = 0, len = 0, keyDim = 0, valueDim = 0;
   FeatureMap featureMap = FeatureMap::kElu;
   // FAVOR+: W [F, Dk] fp32 on the device (rows already include any norm scaling);
-  // φ(x) = exp(W x' − ‖x'‖²/2 − c) / √F with x' = x · Dk^(−1/4).
+  // φ(x) = exp(W x' − ‖x'‖²/2 − c) / √F with x' = x · Dk^(−1/4). c_q is the query
+  // row's largest exponent, c_k one max over features and positions of the keys
+  // (raised to stateMax when a state is carried, S and z rescaled). They cancel in
+  // the ratio because eps is added as eps · e^(−c_q − c_k), so the result does not
+  // depend on them. Any feature map: a normalizer ≤ 0 gives out = 0.
+  // Non-causal with a state: outputs use the carried state plus every token, and
+  // the state after all tokens is written back.
   const float* favorW = nullptr;
   int64_t features = 0;  // F
   bool causal = false;

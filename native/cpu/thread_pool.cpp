@@ -2,8 +2,26 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
+#include <utility>
 
 namespace tessera::cpu {
+
+namespace {
+
+// A task that throws (a TesseraException, std::bad_alloc) must not unwind a worker
+// thread, which would end the process: the first error is kept and rethrown on the
+// calling thread once every task has finished.
+std::exception_ptr runGuarded(const std::function<void(int)>& fn, int task) {
+  try {
+    fn(task);
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 int ThreadPool::defaultThreadCount() {
   if (const char* env = std::getenv("TESSERA_NUM_THREADS")) {
@@ -40,8 +58,9 @@ void ThreadPool::workerLoop(int) {
       const int task = nextTask_++;
       const auto* job = job_;
       lock.unlock();
-      (*job)(task);
+      std::exception_ptr error = runGuarded(*job, task);
       lock.lock();
+      if (error && !error_) error_ = error;
       if (--pending_ == 0) done_.notify_all();
     }
   }
@@ -64,13 +83,19 @@ void ThreadPool::runTasks(int numTasks, const std::function<void(int)>& fn) {
   while (nextTask_ < jobTasks_) {
     const int task = nextTask_++;
     lock.unlock();
-    fn(task);
+    std::exception_ptr error = runGuarded(fn, task);
     lock.lock();
+    if (error && !error_) error_ = error;
     --pending_;
   }
+  // Every task must have finished before fn (a reference into the caller's frame)
+  // goes out of scope, failed or not.
   done_.wait(lock, [&] { return pending_ == 0; });
   job_ = nullptr;
   jobTasks_ = 0;
+  std::exception_ptr error = std::exchange(error_, nullptr);
+  lock.unlock();
+  if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::parallelFor(int64_t n, int64_t grain,

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -28,7 +29,9 @@ class ThreadPool {
   void parallelFor(int64_t n, int64_t grain,
                    const std::function<void(int64_t, int64_t)>& fn);
 
-  // Runs fn(t, numTasks) for t in [0, numTasks) on distinct threads where possible.
+  // Runs fn(t) for t in [0, numTasks) on distinct threads where possible. When
+  // tasks throw, the other tasks still run to completion and the first exception
+  // is rethrown here.
   void runTasks(int numTasks, const std::function<void(int)>& fn);
 
   static int defaultThreadCount();
@@ -47,6 +50,7 @@ class ThreadPool {
   int pending_ = 0;
   uint64_t generation_ = 0;
   bool stopping_ = false;
+  std::exception_ptr error_;
 };
 
 }  // namespace tessera::cpu

@@ -1,5 +1,6 @@
 // Linear attention launchers: features into fp32 workspaces, then chunked scans
 // (linear_attention.cuh). Shape letters as there.
+#include <algorithm>
 #include <string>
 
 #include "allocator.h"
@@ -24,31 +25,65 @@ class FloatArena {
   int64_t used_ = 0;
 };
 
+// The most dynamic shared memory any supported GPU gives a block (Hopper's 227 KiB;
+// Ampere's is lower, which the opt-in call below reports).
+constexpr size_t kMaxSharedBytes = 227 * 1024;
+
 // Kernels past the default 48 KiB of dynamic shared memory must opt in; a request
 // beyond the device's limit is an unsupported size, not a backend failure.
 template <auto Kernel>
 void allowSharedBytes(size_t bytes, const std::string& what) {
   if (bytes <= 48 * 1024) return;
-  const cudaError_t err =
-      cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  const cudaError_t err = bytes > kMaxSharedBytes ? cudaErrorInvalidValue
+                          : cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                 static_cast<int>(bytes));
   if (err != cudaSuccess) {
     cudaGetLastError();
-    fail(ErrorCode::kUnsupported, expected(what + " that fits in shared memory", "linearAttention on CUDA",
-                                           std::to_string(bytes) + " bytes needed"));
+    fail(ErrorCode::kUnsupported, expected(what + " whose working set fits in shared memory", "linearAttention on CUDA",
+                                           std::to_string(bytes) + " bytes"));
   }
 }
 
-void launchScan(const ScanArgs& s, int64_t batch, const LaunchContext& ctx) {
+// A segment is at least this many chunks: pass 1 repeats the state updates of the
+// scan, so shorter segments would cost more than the parallelism they add.
+constexpr int64_t kMinSegmentChunks = 2;
+// Scan blocks to aim for per multiprocessor (two fit: 256 threads, ~60 KiB of
+// shared memory at F = 128).
+constexpr int64_t kScanBlocksPerSM = 2;
+
+void launchScan(ScanArgs s, int64_t batch, const LaunchContext& ctx, CachingAllocator& allocator) {
   const size_t bytes = static_cast<size_t>(scanSharedFloats(s.width)) * sizeof(float);
   allowSharedBytes<linearScanKernel>(bytes, "a feature count (or value dim) of " + std::to_string(s.width));
-  const dim3 grid(static_cast<unsigned>(ceilDiv(s.valueWidth, kScanValueTile)), static_cast<unsigned>(batch * s.kvHeads));
+  const int64_t heads = batch * s.kvHeads, splits = ceilDiv(s.valueWidth, kScanValueTile);
+  const int64_t chunks = ceilDiv(s.len, kScanChunk);
+  const int64_t wanted = ceilDiv(kScanBlocksPerSM * ctx.multiprocessors, splits * heads);
+  int64_t segments = std::min(wanted, chunks / kMinSegmentChunks);
+  if (segments < 2) {
+    launchKernel<linearScanKernel>(dim3(static_cast<unsigned>(splits), static_cast<unsigned>(heads)), kScanThreads,
+                                   bytes, ctx.stream, s);
+    checkLaunch("linearScanKernel");
+    return;
+  }
+  s.chunksPerSegment = ceilDiv(chunks, segments);
+  segments = ceilDiv(chunks, s.chunksPerSegment);
+  Workspace states(allocator, static_cast<size_t>(heads * segments * s.width * s.stateColumns()) * sizeof(float));
+  s.segmentStates = states.as<float>();
+  const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(heads), static_cast<unsigned>(segments));
+  s.segmentStatesOnly = true;
+  launchKernel<linearScanKernel>(grid, kScanThreads, bytes, ctx.stream, s);
+  checkLaunch("linearScanKernel");
+  launchKernel<segmentPrefixKernel>(
+      dim3(static_cast<unsigned>(ceilDiv(s.width * s.stateColumns(), kElementwiseThreads)), static_cast<unsigned>(heads)),
+      kElementwiseThreads, 0, ctx.stream, s, segments);
+  checkLaunch("segmentPrefixKernel");
+  s.segmentStatesOnly = false;
   launchKernel<linearScanKernel>(grid, kScanThreads, bytes, ctx.stream, s);
   checkLaunch("linearScanKernel");
 }
 
 unsigned rowBlocks(int64_t rows) { return static_cast<unsigned>(ceilDiv(rows, kFeatureRowsPerBlock)); }
 
-// The sizes every launch below relies on: grid dims and the per-warp shared rows.
+// The sizes every launch below relies on: grid dims (y and z at most 65535, x 2^31 − 1).
 void checkSizes(const LinearAttentionParams& p, const char* op) {
   if (p.batch * p.kvHeads > 65535) {
     fail(ErrorCode::kUnsupported, expected("batch · kvHeads of at most 65535", op,
@@ -57,6 +92,9 @@ void checkSizes(const LinearAttentionParams& p, const char* op) {
   if (ceilDiv(p.batch * p.qHeads * p.len, kFeatureRowsPerBlock) > INT32_MAX) {
     fail(ErrorCode::kUnsupported, expected("fewer than 2^34 rows", op, std::to_string(p.batch * p.qHeads * p.len)));
   }
+  if (ceilDiv(p.features, kProjectionTile) > 65535) {
+    fail(ErrorCode::kUnsupported, expected("at most 4194240 features", op, std::to_string(p.features)));
+  }
 }
 
 // What the features need: fp32 φ(q) [B·Hq·L, F] and φ(k) [B·Hkv·L, F]; for FAVOR+
@@ -64,6 +102,7 @@ void checkSizes(const LinearAttentionParams& p, const char* op) {
 struct FeatureBuffers {
   float* phiQ;
   float* phiK;
+  float* queryRowMax;  // FAVOR+ only: [B·Hq·L], c_q
   float* keyRowMax;   // FAVOR+ only: [B·Hkv·L]
   float* keyShift;    // FAVOR+ only: [B·Hkv]
   float* stateScale;  // FAVOR+ only: [B·Hkv]
@@ -84,16 +123,26 @@ template <typename T>
 void computeFeatures(const LinearAttentionParams& p, const FeatureBuffers& buf, const LaunchContext& ctx) {
   const bool favor = p.featureMap == FeatureMap::kFavor;
   const int64_t rowsQ = p.batch * p.qHeads * p.len, rowsK = p.batch * p.kvHeads * p.len;
-  const size_t shared = favor ? static_cast<size_t>(kFeatureRowsPerBlock * p.keyDim) * sizeof(float) : 0;
-  allowSharedBytes<featureKernel<T>>(shared, "a key dim of " + std::to_string(p.keyDim));
-
   FeatureArgs fq = featureArgs(p, rowsQ);
-  launchKernel<featureKernel<T>>(rowBlocks(rowsQ), kFeatureThreads, shared, ctx.stream, static_cast<const T*>(p.q.data),
+  FeatureArgs fk = featureArgs(p, rowsK);
+  if (favor) {
+    fq.rowMax = buf.queryRowMax;
+    fk.rowMax = buf.keyRowMax;
+    fk.keys = true;
+    const unsigned featureBlocks = static_cast<unsigned>(ceilDiv(p.features, kProjectionTile));
+    launchKernel<favorProjectionKernel<T>>(dim3(static_cast<unsigned>(ceilDiv(rowsQ, kProjectionTile)), featureBlocks),
+                                           kFeatureThreads, 0, ctx.stream, static_cast<const T*>(p.q.data), buf.phiQ,
+                                           fq);
+    checkLaunch("favorProjectionKernel");
+    launchKernel<favorProjectionKernel<T>>(dim3(static_cast<unsigned>(ceilDiv(rowsK, kProjectionTile)), featureBlocks),
+                                           kFeatureThreads, 0, ctx.stream, static_cast<const T*>(p.k.data), buf.phiK,
+                                           fk);
+    checkLaunch("favorProjectionKernel");
+  }
+  launchKernel<featureKernel<T>>(rowBlocks(rowsQ), kFeatureThreads, 0, ctx.stream, static_cast<const T*>(p.q.data),
                                  buf.phiQ, fq);
   checkLaunch("featureKernel");
-  FeatureArgs fk = featureArgs(p, rowsK);
-  if (favor) fk.rowMax = buf.keyRowMax;
-  launchKernel<featureKernel<T>>(rowBlocks(rowsK), kFeatureThreads, shared, ctx.stream, static_cast<const T*>(p.k.data),
+  launchKernel<featureKernel<T>>(rowBlocks(rowsK), kFeatureThreads, 0, ctx.stream, static_cast<const T*>(p.k.data),
                                  buf.phiK, fk);
   checkLaunch("featureKernel");
   if (!favor) return;
@@ -118,9 +167,10 @@ void augmentValues(const LinearAttentionParams& p, float* vAug, const LaunchCont
   checkLaunch("augmentValuesKernel");
 }
 
-// [num, den] [B·Hq·L, Dv + 1] = the scan of φ(q) against φ(k) and [v, 1].
+// [num, den] [B·Hq·L, Dv + 1] = the scan of φ(q) against φ(k) and v, with the
+// normalizer (v's implicit ones column).
 void numeratorScan(const LinearAttentionParams& p, const FeatureBuffers& buf, const float* vAug, float* numDen,
-                   bool withState, const LaunchContext& ctx) {
+                   bool withState, const LaunchContext& ctx, CachingAllocator& allocator) {
   ScanArgs s;
   s.a = {buf.phiQ, p.features, true};
   s.b = {buf.phiK, p.features, false};
@@ -128,7 +178,8 @@ void numeratorScan(const LinearAttentionParams& p, const FeatureBuffers& buf, co
   s.out = numDen;
   s.outLd = p.valueDim + 1;
   s.width = p.features;
-  s.valueWidth = p.valueDim + 1;
+  s.valueWidth = p.valueDim;
+  s.normalizer = true;
   s.len = p.len;
   s.groups = p.qHeads / p.kvHeads;
   s.kvHeads = p.kvHeads;
@@ -139,11 +190,11 @@ void numeratorScan(const LinearAttentionParams& p, const FeatureBuffers& buf, co
     s.stateScale = p.featureMap == FeatureMap::kFavor ? buf.stateScale : nullptr;
     s.stateValueDim = p.valueDim;
   }
-  launchScan(s, p.batch, ctx);
+  launchScan(s, p.batch, ctx, allocator);
 }
 
 struct FeatureLayout {
-  int64_t phiQ, phiK, keyRowMax, keyShift, stateScale;
+  int64_t phiQ, phiK, queryRowMax, keyRowMax, keyShift, stateScale;
 };
 
 FeatureLayout reserveFeatures(const LinearAttentionParams& p, FloatArena& arena) {
@@ -152,6 +203,7 @@ FeatureLayout reserveFeatures(const LinearAttentionParams& p, FloatArena& arena)
   FeatureLayout l;
   l.phiQ = arena.reserve(rowsQ * p.features);
   l.phiK = arena.reserve(rowsK * p.features);
+  l.queryRowMax = arena.reserve(favor ? rowsQ : 0);
   l.keyRowMax = arena.reserve(favor ? rowsK : 0);
   l.keyShift = arena.reserve(favor ? p.batch * p.kvHeads : 0);
   l.stateScale = arena.reserve(favor ? p.batch * p.kvHeads : 0);
@@ -159,7 +211,22 @@ FeatureLayout reserveFeatures(const LinearAttentionParams& p, FloatArena& arena)
 }
 
 FeatureBuffers featureBuffers(const FeatureLayout& l, float* base) {
-  return {base + l.phiQ, base + l.phiK, base + l.keyRowMax, base + l.keyShift, base + l.stateScale};
+  return {base + l.phiQ, base + l.phiK, base + l.queryRowMax, base + l.keyRowMax, base + l.keyShift,
+          base + l.stateScale};
+}
+
+DenominatorArgs denominatorArgs(const LinearAttentionParams& p, const FeatureBuffers& buf) {
+  DenominatorArgs d;
+  d.eps = p.eps;
+  if (p.featureMap == FeatureMap::kFavor) {
+    d.queryMax = buf.queryRowMax;
+    d.keyShift = buf.keyShift;
+  }
+  d.len = p.len;
+  d.qHeads = p.qHeads;
+  d.groups = p.qHeads / p.kvHeads;
+  d.kvHeads = p.kvHeads;
+  return d;
 }
 
 }  // namespace
@@ -181,10 +248,10 @@ void launchLinearAttention(const LinearAttentionParams& p, const LaunchContext& 
     using T = decltype(tag);
     computeFeatures<T>(p, buf, ctx);
     augmentValues<T>(p, base + vAugAt, ctx);
-    numeratorScan(p, buf, base + vAugAt, base + numDenAt, p.stateS != nullptr, ctx);
+    numeratorScan(p, buf, base + vAugAt, base + numDenAt, p.stateS != nullptr, ctx, allocator);
     launchKernel<normalizeKernel<T>>(elementwiseBlocks(rowsQ * p.valueDim, ctx), kElementwiseThreads, 0, ctx.stream,
                                      static_cast<const float*>(base + numDenAt), static_cast<T*>(p.out.data), rowsQ,
-                                     p.valueDim, p.eps);
+                                     p.valueDim, denominatorArgs(p, buf));
     checkLaunch("normalizeKernel");
   });
 }
@@ -222,9 +289,9 @@ void launchLinearAttentionBackward(const LinearAttentionBackwardParams& p, const
     using T = decltype(tag);
     computeFeatures<T>(f, buf, ctx);
     augmentValues<T>(f, vAug, ctx);
-    numeratorScan(f, buf, vAug, grad, false, ctx);
+    numeratorScan(f, buf, vAug, grad, false, ctx, allocator);
     launchKernel<outputGradKernel<T>>(rowBlocks(rowsQ), kFeatureThreads, 0, ctx.stream, grad,
-                                      static_cast<const T*>(p.dout.data), rowsQ, Dv, f.eps);
+                                      static_cast<const T*>(p.dout.data), rowsQ, Dv, denominatorArgs(f, buf));
     checkLaunch("outputGradKernel");
 
     ScanArgs s;
@@ -242,14 +309,14 @@ void launchLinearAttentionBackward(const LinearAttentionBackwardParams& p, const
     s.width = Dv + 1;
     s.valueWidth = F;
     s.order = forward;
-    launchScan(s, f.batch, ctx);
+    launchScan(s, f.batch, ctx, allocator);
 
     s.a = {vAug, Dv + 1, false};
     s.b = {grad, Dv + 1, true};
     s.v = {buf.phiQ, F, true};
     s.out = base + dPhiKAt;
     s.order = reverse;
-    launchScan(s, f.batch, ctx);
+    launchScan(s, f.batch, ctx, allocator);
 
     s.a = {buf.phiK, F, false};
     s.b = {buf.phiQ, F, true};
@@ -258,7 +325,7 @@ void launchLinearAttentionBackward(const LinearAttentionBackwardParams& p, const
     s.outLd = Dv;
     s.width = F;
     s.valueWidth = Dv;
-    launchScan(s, f.batch, ctx);
+    launchScan(s, f.batch, ctx, allocator);
 
     const bool favor = f.featureMap == FeatureMap::kFavor;
     const size_t shared = favor ? static_cast<size_t>(kFeatureRowsPerBlock * F) * sizeof(float) : 0;

@@ -47,24 +47,39 @@ struct ScanOperand {
 
 struct ScanArgs {
   ScanOperand a, b, v;  // b and v share their head kind
-  float* out = nullptr;  // [B, heads of a, L, outLd], columns [0, valueWidth)
+  float* out = nullptr;  // [B, heads of a, L, outLd], columns [0, valueWidth) (+ 1)
   int64_t outLd = 0;
   int64_t width = 0, valueWidth = 0;  // of a and b; of v and out
   int64_t len = 0, groups = 1, kvHeads = 1;
   ScanOrder order = ScanOrder::kCausal;
-  // Optional starting state, read and rewritten in place: columns < stateValueDim
-  // of S come from stateS [B·Hkv, width, stateValueDim], column stateValueDim (the
-  // normalizer column) from stateZ [B·Hkv, width]; all times stateScale[B·Hkv]
-  // (FAVOR+'s rescaling to a new key stabilizer; null = 1).
+  // v with an implicit ones column at valueWidth: out column valueWidth is then the
+  // normalizer Σ (a_i · b_j) and the state carries z = Σ b_j beside S. The blocks of
+  // the first value split compute it, so it costs no split of its own.
+  bool normalizer = false;
+  // Optional starting state, read and rewritten in place: state columns <
+  // stateValueDim come from stateS [B·Hkv, width, stateValueDim], the one after (the
+  // normalizer's) from stateZ [B·Hkv, width]; all times stateScale[B·Hkv] (FAVOR+'s
+  // rescaling to a new key stabilizer; null = 1).
   float* stateS = nullptr;
   float* stateZ = nullptr;
   const float* stateScale = nullptr;
   int64_t stateValueDim = 0;
+  // Segments: with a long L and few (batch, head) pairs, blockIdx.z splits the
+  // sequence into runs of chunksPerSegment chunks, each scanned by its own block
+  // from a starting state in segmentStates [B·Hkv, segments, width, stateColumns]:
+  // pass 1 (segmentStatesOnly) writes each segment's Σ b_jᵀ v_j there,
+  // segmentPrefixKernel turns them into starting states, pass 2 scans. Without
+  // segmentStates the one segment starts from stateS / zeros.
+  int64_t chunksPerSegment = 0;
+  float* segmentStates = nullptr;
+  bool segmentStatesOnly = false;
+
+  __host__ __device__ int64_t stateColumns() const { return valueWidth + (normalizer ? 1 : 0); }
 };
 
 // Floats of dynamic shared memory a scan block needs.
 inline int64_t scanSharedFloats(int64_t width) {
-  return width * kScanValueTile + 2 * kScanChunk * (kScanTileWidth + 1) + kScanChunk * kScanValueTile +
+  return width * (kScanValueTile + 1) + 2 * kScanChunk * (kScanTileWidth + 1) + kScanChunk * kScanValueTile +
          kScanChunk * (kScanChunk + 1);
 }
 
@@ -72,6 +87,23 @@ __device__ __forceinline__ int64_t scanHeadOffset(const ScanOperand& x, int64_t 
                                                   const ScanArgs& s) {
   const int64_t head = x.perQueryHead ? (b * s.kvHeads + kvh) * s.groups + g : b * s.kvHeads + kvh;
   return head * s.len * x.ld;
+}
+
+// Element (row, col) of the carried state, rescaled; col < stateColumns().
+__device__ __forceinline__ float carriedState(const ScanArgs& s, int64_t bkv, int64_t row, int64_t col) {
+  const float scale = s.stateScale ? s.stateScale[bkv] : 1.0f;
+  const float x = col < s.stateValueDim ? s.stateS[(bkv * s.width + row) * s.stateValueDim + col]
+                                        : s.stateZ[bkv * s.width + row];
+  // A fresh FAVOR+ state (scale 0) contributes nothing, without a 0 · Inf.
+  return scale == 0.0f ? 0.0f : x * scale;
+}
+
+__device__ __forceinline__ void storeCarriedState(const ScanArgs& s, int64_t bkv, int64_t row, int64_t col, float x) {
+  if (col < s.stateValueDim) {
+    s.stateS[(bkv * s.width + row) * s.stateValueDim + col] = x;
+  } else {
+    s.stateZ[bkv * s.width + row] = x;
+  }
 }
 
 // tile [C][ldTile] = rows t0.. of x (at base), columns col0 .. col0 + tileCols, zero
@@ -85,17 +117,18 @@ __device__ __forceinline__ void scanLoadTile(float* tile, int ldTile, int tileCo
   }
 }
 
-// Grid (ceil(valueWidth / kScanValueTile), B·Hkv), kScanThreads threads,
+// Grid (ceil(valueWidth / kScanValueTile), B·Hkv, segments), kScanThreads threads,
 // scanSharedFloats(width) floats of dynamic shared memory. Each block owns
 // kScanValueTile value columns of one (batch, kv head) and walks its G query heads.
 __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
   constexpr int C = kScanChunk, TW = kScanTileWidth, VT = kScanValueTile;
   TESSERA_DYNAMIC_SHARED(float, shared);
-  float* state = shared;                           // [width][VT]
-  float* tileA = state + s.width * VT;             // [C][TW + 1]
-  float* tileB = tileA + C * (TW + 1);             // [C][TW + 1]
-  float* tileV = tileB + C * (TW + 1);             // [C][VT]
-  float* scores = tileV + C * VT;                  // [C][C + 1]
+  float* state = shared;                    // [width][VT]
+  float* zState = state + s.width * VT;     // [width], the normalizer's column
+  float* tileA = zState + s.width;          // [C][TW + 1]
+  float* tileB = tileA + C * (TW + 1);      // [C][TW + 1]
+  float* tileV = tileB + C * (TW + 1);      // [C][VT]
+  float* scores = tileV + C * VT;           // [C][C + 1]
 
   const int64_t col0 = static_cast<int64_t>(blockIdx.x) * VT;
   const int64_t bkv = blockIdx.y, batch = bkv / s.kvHeads, kvh = bkv % s.kvHeads;
@@ -103,23 +136,32 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
   const int64_t valueCols = s.valueWidth - col0 < VT ? s.valueWidth - col0 : VT;
   const int aHeads = s.a.perQueryHead ? static_cast<int>(s.groups) : 1;
   const int bHeads = s.b.perQueryHead ? static_cast<int>(s.groups) : 1;
-
-  const float scale = s.stateScale ? s.stateScale[bkv] : 1.0f;
-  for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
-    const int64_t row = idx / VT, col = col0 + idx % VT;
-    float x = 0.0f;
-    if (s.stateS && col < s.valueWidth) {
-      x = col < s.stateValueDim ? s.stateS[(bkv * s.width + row) * s.stateValueDim + col]
-                                : s.stateZ[bkv * s.width + row];
-      // A fresh FAVOR+ state (scale 0) contributes nothing, without a 0 · Inf.
-      x = scale == 0.0f ? 0.0f : x * scale;
-    }
-    state[idx] = x;
-  }
+  const bool ownsNormalizer = s.normalizer && blockIdx.x == 0;  // uniform per block
+  const int64_t stateCols = s.stateColumns();
 
   const int64_t chunks = (s.len + C - 1) / C;
+  const int64_t segments = gridDim.z, seg = blockIdx.z;
+  const int64_t firstChunk = s.segmentStates ? seg * s.chunksPerSegment : 0;
+  const int64_t endChunk = s.segmentStates && firstChunk + s.chunksPerSegment < chunks
+                               ? firstChunk + s.chunksPerSegment
+                               : chunks;
+  float* segmentState = s.segmentStates ? s.segmentStates + (bkv * segments + seg) * s.width * stateCols : nullptr;
+  const bool fromSegment = segmentState && !s.segmentStatesOnly;
+  const bool fromCarried = !segmentState && s.stateS;
 
-  // S += Σ_{j in chunk} b_jᵀ v_j over the b heads.
+  for (int64_t idx = tid; idx < s.width * (VT + 1); idx += kScanThreads) {
+    // idx < width · VT: S[row][col0 + c]; beyond: z[row], the normalizer column.
+    const bool z = idx >= s.width * VT;
+    const int64_t row = z ? idx - s.width * VT : idx / VT;
+    const int64_t col = z ? s.valueWidth : col0 + idx % VT;
+    const bool present = z ? ownsNormalizer : col < s.valueWidth;
+    float x = 0.0f;
+    if (present && fromSegment) x = segmentState[row * stateCols + col];
+    if (present && fromCarried) x = carriedState(s, bkv, row, col);
+    (z ? zState[row] : state[idx]) = x;
+  }
+
+  // S += Σ_{j in chunk} b_jᵀ v_j (and z += Σ b_j) over the b heads.
   auto accumulateState = [&](int64_t t0) {
     for (int gb = 0; gb < bHeads; ++gb) {
       const float* bBase = s.b.data + scanHeadOffset(s.b, batch, kvh, gb, s);
@@ -138,6 +180,13 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
           for (int j = 0; j < C; ++j) acc += tileB[j * (TW + 1) + r] * tileV[j * VT + col];
           state[(w0 + r) * VT + col] += acc;
         }
+        if (ownsNormalizer) {
+          // Column sums of the tile: 8 threads per column, 8 rows each.
+          const int r = tid % TW, j0 = (tid / TW) * (C / 8);
+          float acc = 0.0f;
+          for (int j = j0; j < j0 + C / 8; ++j) acc += tileB[j * (TW + 1) + r];
+          if (w0 + r < s.width) atomicAdd(&zState[w0 + r], acc);
+        }
       }
     }
   };
@@ -149,6 +198,7 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
     for (int g = 0; g < aHeads; ++g) {
       const float* aBase = s.a.data + scanHeadOffset(s.a, batch, kvh, g, s);
       float o[4][2] = {};
+      float den[4] = {};  // this thread's share of the normalizer: k ≡ tx (mod 16), its columns of P
       for (int gb = 0; gb < (inChunk ? bHeads : 1); ++gb) {
         const float* bBase = s.b.data + scanHeadOffset(s.b, batch, kvh, gb, s);
         float p[4][4] = {};
@@ -165,6 +215,11 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
                 const float x = tileA[(ty + 16 * r) * (TW + 1) + k];
                 o[r][0] += x * s0;
                 o[r][1] += x * s1;
+              }
+            }
+            if (ownsNormalizer) {
+              for (int k = tx; k < kEnd; k += 16) {
+                for (int r = 0; r < 4; ++r) den[r] += tileA[(ty + 16 * r) * (TW + 1) + k] * zState[w0 + k];
               }
             }
           }
@@ -186,7 +241,9 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
             for (int c = 0; c < 4; ++c) {
               const int i = ty + 16 * r, j = tx + 16 * c;
               const bool visible = causal ? j <= i : j >= i;
-              scores[i * (C + 1) + j] = visible ? p[r][c] : 0.0f;
+              const float x = visible ? p[r][c] : 0.0f;
+              scores[i * (C + 1) + j] = x;
+              den[r] += x;
             }
           }
           const float* vBase = s.v.data + scanHeadOffset(s.v, batch, kvh, gb, s);
@@ -203,38 +260,79 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
         }
       }
       float* outBase = s.out + (((batch * s.kvHeads + kvh) * aHeads + g) * s.len) * s.outLd;
+      if (ownsNormalizer) {
+        // The 16 threads of a row are 16 neighbouring lanes of one warp.
+        for (int r = 0; r < 4; ++r) {
+          for (int offset = 8; offset > 0; offset /= 2) den[r] += __shfl_xor_sync(kFullWarpMask, den[r], offset);
+        }
+      }
       for (int r = 0; r < 4; ++r) {
         const int64_t t = t0 + ty + 16 * r;
         if (t >= s.len) continue;
         if (tx < valueCols) outBase[t * s.outLd + col0 + tx] = o[r][0];
         if (tx + 16 < valueCols) outBase[t * s.outLd + col0 + tx + 16] = o[r][1];
+        if (ownsNormalizer && tx == 0) outBase[t * s.outLd + s.valueWidth] = den[r];
       }
     }
   };
 
+  // Writes the block's share of the state (its columns, and z when it owns it).
+  auto storeState = [&](auto store) {
+    __syncthreads();
+    for (int64_t idx = tid; idx < s.width * (VT + 1); idx += kScanThreads) {
+      const bool z = idx >= s.width * VT;
+      const int64_t row = z ? idx - s.width * VT : idx / VT;
+      const int64_t col = z ? s.valueWidth : col0 + idx % VT;
+      if (z ? ownsNormalizer : col < s.valueWidth) store(row, col, z ? zState[row] : state[idx]);
+    }
+  };
+
+  if (s.segmentStatesOnly) {
+    for (int64_t c = firstChunk; c < endChunk; ++c) accumulateState(c * C);
+    storeState([&](int64_t row, int64_t col, float x) { segmentState[row * stateCols + col] = x; });
+    return;
+  }
+
   if (s.order == ScanOrder::kFull) {
-    for (int64_t c = 0; c < chunks; ++c) accumulateState(c * C);
-    for (int64_t c = 0; c < chunks; ++c) computeOutputs(c * C, false);
+    // A segment starts from the total over every segment already.
+    if (!segmentState) {
+      for (int64_t c = 0; c < chunks; ++c) accumulateState(c * C);
+    }
+    for (int64_t c = firstChunk; c < endChunk; ++c) computeOutputs(c * C, false);
   } else {
-    for (int64_t step = 0; step < chunks; ++step) {
-      const int64_t c = s.order == ScanOrder::kCausal ? step : chunks - 1 - step;
+    const int64_t steps = endChunk - firstChunk;
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t c = s.order == ScanOrder::kCausal ? firstChunk + step : endChunk - 1 - step;
       computeOutputs(c * C, true);
-      accumulateState(c * C);
+      // After the last chunk the state feeds only a carried state's write-back.
+      if (step + 1 < steps || fromCarried) accumulateState(c * C);
     }
   }
 
-  if (s.stateS) {
-    __syncthreads();
-    for (int64_t idx = tid; idx < s.width * VT; idx += kScanThreads) {
-      const int64_t row = idx / VT, col = col0 + idx % VT;
-      if (col >= s.valueWidth) continue;
-      if (col < s.stateValueDim) {
-        s.stateS[(bkv * s.width + row) * s.stateValueDim + col] = state[idx];
-      } else {
-        s.stateZ[bkv * s.width + row] = state[idx];
-      }
-    }
+  if (fromCarried) storeState([&](int64_t row, int64_t col, float x) { storeCarriedState(s, bkv, row, col, x); });
+}
+
+// Grid (ceil(width · stateColumns / kElementwiseThreads), B·Hkv): turns each
+// segment's own sum in segmentStates into the state it starts from: the sum over
+// the segments before it (kCausal), after it (kAntiCausal) or over all (kFull),
+// plus the carried state, which then gets the sum over all, in place.
+__global__ void segmentPrefixKernel(ScanArgs s, int64_t segments) {
+  const int64_t bkv = blockIdx.y, perSegment = s.width * s.stateColumns();
+  const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (idx >= perSegment) return;
+  const int64_t row = idx / s.stateColumns(), col = idx % s.stateColumns();
+  float* states = s.segmentStates + bkv * segments * perSegment + idx;
+  const float carried = s.stateS ? carriedState(s, bkv, row, col) : 0.0f;
+  float total = carried;
+  for (int64_t seg = 0; seg < segments; ++seg) total += states[seg * perSegment];
+  float run = carried;
+  for (int64_t step = 0; step < segments; ++step) {
+    const int64_t seg = s.order == ScanOrder::kAntiCausal ? segments - 1 - step : step;
+    const float own = states[seg * perSegment];
+    states[seg * perSegment] = s.order == ScanOrder::kFull ? total : run;
+    run += own;
   }
+  if (s.stateS) storeCarriedState(s, bkv, row, col, total);
 }
 
 // ---------------------------------------------------------------------------
@@ -248,15 +346,59 @@ struct FeatureArgs {
   int64_t rows = 0, keyDim = 0, features = 0;
   const float* favorW = nullptr;  // [F, Dk]
   float inputScale = 1.0f;        // Dk^(-1/4), FAVOR+'s x' = x · inputScale
-  // FAVOR+ queries (rowMax null): φ with the row's own stabilizer. Keys (rowMax
-  // set): the logits h = W x' − ‖x'‖²/2 and their row max; keyFeaturesKernel
-  // finishes them once the max over the whole sequence is known.
+  // FAVOR+: each row's largest exponent goes to rowMax. Queries: φ with that as
+  // their stabilizer. Keys: the exponents h = W x' − ‖x'‖²/2 only, which
+  // keyFeaturesKernel finishes once the max over the whole sequence is known.
   float* rowMax = nullptr;
+  bool keys = false;
 };
 
 __device__ __forceinline__ float eluFeature(float x) { return x > 0.0f ? x + 1.0f : expf(x); }
 
-// Dynamic shared memory: kFeatureRowsPerBlock · Dk floats for FAVOR+ (the row x'), else 0.
+constexpr int kProjectionTile = 64;       // rows and features per block
+constexpr int kProjectionTileDepth = 32;  // Dk per shared tile
+
+// FAVOR+'s projection W x' for every row: proj [R, F] = (x · inputScale) Wᵀ, a
+// tiled GEMM (16 x 16 threads, 4 x 4 outputs each, fp32). Grid (ceil(R / 64),
+// ceil(F / 64)), kFeatureThreads threads.
+template <typename T>
+__global__ void __launch_bounds__(kFeatureThreads) favorProjectionKernel(const T* x, float* proj, FeatureArgs f) {
+  constexpr int R = kProjectionTile, K = kProjectionTileDepth;
+  __shared__ float xTile[R][K + 1];
+  __shared__ float wTile[R][K + 1];
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * R, feature0 = static_cast<int64_t>(blockIdx.y) * R;
+  const int tid = threadIdx.x, ty = tid / 16, tx = tid % 16;
+  float acc[4][4] = {};
+  for (int64_t k0 = 0; k0 < f.keyDim; k0 += K) {
+    __syncthreads();
+    for (int idx = tid; idx < R * K; idx += kFeatureThreads) {
+      const int r = idx / K, c = idx % K;
+      const int64_t d = k0 + c, row = row0 + r, feature = feature0 + r;
+      xTile[r][c] = row < f.rows && d < f.keyDim ? toFloat(x[row * f.keyDim + d]) * f.inputScale : 0.0f;
+      wTile[r][c] = feature < f.features && d < f.keyDim ? f.favorW[feature * f.keyDim + d] : 0.0f;
+    }
+    __syncthreads();
+    for (int k = 0; k < K; ++k) {
+      float w[4];
+      for (int c = 0; c < 4; ++c) w[c] = wTile[tx + 16 * c][k];
+      for (int r = 0; r < 4; ++r) {
+        const float xv = xTile[ty + 16 * r][k];
+        for (int c = 0; c < 4; ++c) acc[r][c] += xv * w[c];
+      }
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    const int64_t row = row0 + ty + 16 * r;
+    if (row >= f.rows) continue;
+    for (int c = 0; c < 4; ++c) {
+      const int64_t feature = feature0 + tx + 16 * c;
+      if (feature < f.features) proj[row * f.features + feature] = acc[r][c];
+    }
+  }
+}
+
+// elu + 1 and relu straight from x; FAVOR+ from favorProjectionKernel's W x' in phi,
+// in place: h = W x' − ‖x'‖²/2 and its row max c, then (queries) exp(h − c) / √F.
 template <typename T>
 __global__ void __launch_bounds__(kFeatureThreads) featureKernel(const T* x, float* phi, FeatureArgs f) {
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
@@ -271,29 +413,21 @@ __global__ void __launch_bounds__(kFeatureThreads) featureKernel(const T* x, flo
     }
     return;
   }
-  TESSERA_DYNAMIC_SHARED(float, shared);
-  float* xs = shared + warp * f.keyDim;
   float sq = 0.0f;
   for (int64_t d = lane; d < f.keyDim; d += kWarpSize) {
     const float xv = toFloat(xRow[d]) * f.inputScale;
-    xs[d] = xv;
     sq += xv * xv;
   }
-  sq = warpAllReduce(sq, SumOp{});  // also orders the xs stores before the reads below
+  sq = warpAllReduce(sq, SumOp{});
   float maxLogit = -INFINITY;
   for (int64_t feature = lane; feature < f.features; feature += kWarpSize) {
-    const float* w = f.favorW + feature * f.keyDim;
-    float h = 0.0f;
-    for (int64_t d = 0; d < f.keyDim; ++d) h += w[d] * xs[d];
-    h -= 0.5f * sq;
+    const float h = phiRow[feature] - 0.5f * sq;
     phiRow[feature] = h;
     maxLogit = MaxOp{}(maxLogit, h);
   }
   maxLogit = warpAllReduce(maxLogit, MaxOp{});
-  if (f.rowMax) {
-    if (lane == 0) f.rowMax[row] = maxLogit;
-    return;
-  }
+  if (lane == 0) f.rowMax[row] = maxLogit;
+  if (f.keys) return;
   const float norm = 1.0f / sqrtf(static_cast<float>(f.features));
   for (int64_t feature = lane; feature < f.features; feature += kWarpSize) {
     phiRow[feature] = expf(phiRow[feature] - maxLogit) * norm;
@@ -348,15 +482,40 @@ __global__ void augmentValuesKernel(const T* v, float* vAug, int64_t rows, int64
   }
 }
 
-// out [R, Dv] = num / (den + eps) from the scan's [R, Dv + 1] = [num, den].
+// What the normalizer gets beside φ(q_i) · z_i: eps, or for FAVOR+ eps in the units
+// of the unstabilized features, eps · e^(−c_q − c_k), so that the stabilizers cancel
+// exactly (as the CPU backend: the result depends neither on them nor on how a
+// state was fed, and the backward may hold them constant).
+struct DenominatorArgs {
+  float eps = 1e-6f;
+  const float* queryMax = nullptr;  // FAVOR+: c_q [B·Hq·L]
+  const float* keyShift = nullptr;  // FAVOR+: c_k [B·Hkv]
+  int64_t len = 0, qHeads = 1, groups = 1, kvHeads = 1;
+};
+
+// 1 / (normalizer + eps term) for query row `row` of [B·Hq·L]; 0 where that is not
+// positive (a FAVOR+ normalizer that underflowed: its numerator did too, and the
+// row gets 0, as the CPU backend's).
+__device__ __forceinline__ float inverseDenominator(const DenominatorArgs& d, int64_t row, float normalizer) {
+  float den = normalizer;
+  if (d.queryMax) {
+    const int64_t bq = row / d.len, b = bq / d.qHeads, h = bq % d.qHeads;
+    den += expf(logf(d.eps) - d.queryMax[row] - d.keyShift[b * d.kvHeads + h / d.groups]);
+  } else {
+    den += d.eps;
+  }
+  return den > 0.0f ? 1.0f / den : 0.0f;
+}
+
+// out [R, Dv] = num / den from the scan's [R, Dv + 1] = [num, normalizer].
 template <typename T>
-__global__ void normalizeKernel(const float* numDen, T* out, int64_t rows, int64_t valueDim, float eps) {
+__global__ void normalizeKernel(const float* numDen, T* out, int64_t rows, int64_t valueDim, DenominatorArgs d) {
   const int64_t total = rows * valueDim;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t row = i / valueDim, col = i % valueDim;
     const float* r = numDen + row * (valueDim + 1);
-    out[i] = fromFloat<T>(r[col] / (r[valueDim] + eps));
+    out[i] = fromFloat<T>(r[col] * inverseDenominator(d, row, r[valueDim]));
   }
 }
 
@@ -369,17 +528,17 @@ __global__ void castKernel(const float* x, T* out, int64_t total) {
 }
 
 // The gradients at the numerator and the normalizer, in place of [num, den], one
-// warp per row: with a = 1 / (den + eps), out = num · a and dout = g,
+// warp per row: with a = 1 / den (inverseDenominator), out = num · a and dout = g,
 //   dnum = g · a,   dden = −(g · num) · a².
 template <typename T>
 __global__ void __launch_bounds__(kFeatureThreads) outputGradKernel(float* numDen, const T* dout, int64_t rows,
-                                                                     int64_t valueDim, float eps) {
+                                                                     int64_t valueDim, DenominatorArgs den) {
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kFeatureRowsPerBlock + warp;
   if (row >= rows) return;
   float* r = numDen + row * (valueDim + 1);
   const T* g = dout + row * valueDim;
-  const float a = 1.0f / (r[valueDim] + eps);
+  const float a = inverseDenominator(den, row, r[valueDim]);
   float dot = 0.0f;
   for (int64_t d = lane; d < valueDim; d += kWarpSize) {
     const float gd = toFloat(g[d]);

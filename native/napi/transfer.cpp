@@ -163,6 +163,13 @@ Napi::Value copy(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     ViewArg src = unpackView(env, info[0], "src");
     ViewArg dst = unpackView(env, info[1], "dst");
+    // The kernels write numel elements from the destination's first one
+    // (CopyParams): a strided destination would write outside its view.
+    bool sameShape = src.view.ndim == dst.view.ndim;
+    for (int d = 0; sameShape && d < dst.view.ndim; ++d) sameShape = src.view.shape[d] == dst.view.shape[d];
+    if (!dst.view.isContiguous() || !sameShape) {
+      throwJs(env, ErrorCode::kInternal, "tessera internal error: copy into a strided or differently shaped view");
+    }
     Runtime& rt = Runtime::get(env);
     const Device from = src.storage->device(), to = dst.storage->device();
     if (from == to) {
