@@ -379,3 +379,27 @@ describe('non-finite activations', () => {
     expect(Array.from(y.subarray(4), Number.isFinite)).toEqual([true, true, true, true]);
   });
 });
+
+describe('int4 groups that are not whole 16-code blocks', () => {
+  // groupSize = K = 50: three whole blocks of 16 codes (the vector path reads x in
+  // even/odd order inside a block) and a tail of 2 codes read in place.
+  test.for(tessera.availableDevices())('qmatmul equals x · dequantize(q)ᵀ in float64 [%s]', async (device) => {
+    const [M, N, K] = [3, 9, 50];
+    const w = tessera.tensor(gaussian(N * K, 11), { shape: [N, K], device });
+    const x = tessera.tensor(gaussian(M * K, 12), { shape: [M, K], device });
+    const q = tessera.quantize(w, { bits: 4, groupSize: K });
+    const wq = (await tessera.dequantize(q).data()) as Float32Array;
+    const xv = (await x.data()) as Float32Array;
+    const y = (await tessera.qmatmul(x, q).data()) as Float32Array;
+    for (let m = 0; m < M; ++m) {
+      for (let n = 0; n < N; ++n) {
+        let ref = 0, scale = 0;
+        for (let k = 0; k < K; ++k) {
+          ref += xv[m * K + k]! * wq[n * K + k]!;
+          scale += Math.abs(xv[m * K + k]! * wq[n * K + k]!);
+        }
+        expect(Math.abs(y[m * N + n]! - ref)).toBeLessThanOrEqual(1e-6 * scale + 1e-7);
+      }
+    }
+  });
+});
