@@ -383,8 +383,10 @@ describe('non-finite activations', () => {
 describe('int4 groups that are not whole 16-code blocks', () => {
   // groupSize = K = 50: three whole blocks of 16 codes (the vector path reads x in
   // even/odd order inside a block) and a tail of 2 codes read in place.
-  test.for(tessera.availableDevices())('qmatmul equals x · dequantize(q)ᵀ in float64 [%s]', async (device) => {
-    const [M, N, K] = [3, 9, 50];
+  // M = 3 takes the GEMV path, M = 12 the tiled GEMM.
+  const cases = tessera.availableDevices().flatMap((device) => [3, 12].map((M) => [device, M] as const));
+  test.for(cases)('qmatmul equals x · dequantize(q)ᵀ in float64 [%s, M = %i]', async ([device, M]) => {
+    const [N, K] = [9, 50];
     const w = tessera.tensor(gaussian(N * K, 11), { shape: [N, K], device });
     const x = tessera.tensor(gaussian(M * K, 12), { shape: [M, K], device });
     const q = tessera.quantize(w, { bits: 4, groupSize: K });
