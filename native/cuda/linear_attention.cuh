@@ -545,8 +545,8 @@ __global__ void __launch_bounds__(kFeatureThreads) outputGradKernel(float* numDe
     dot += gd * r[d];
     r[d] = gd * a;
   }
-  // Every lane has read den above, before the reduction every lane joins.
   dot = warpAllReduce(dot, SumOp{});
+  __syncwarp();  // every lane has read den before lane 0 overwrites it
   if (lane == 0) r[valueDim] = -dot * a * a;
 }
 
@@ -581,7 +581,8 @@ __global__ void __launch_bounds__(kFeatureThreads) featureGradKernel(const T* x,
     u[feature] = uf;
     sum += uf;
   }
-  sum = warpAllReduce(sum, SumOp{});  // also orders the u stores before the reads below
+  sum = warpAllReduce(sum, SumOp{});
+  __syncwarp();  // a shuffle is no memory fence: the u stores must be visible to every lane
   for (int64_t d = lane; d < f.keyDim; d += kWarpSize) {
     float acc = 0.0f;
     for (int64_t feature = 0; feature < f.features; ++feature) acc += f.favorW[feature * f.keyDim + d] * u[feature];
