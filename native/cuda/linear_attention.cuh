@@ -172,13 +172,17 @@ __global__ void __launch_bounds__(kScanThreads) linearScanKernel(ScanArgs s) {
         __syncthreads();
         scanLoadTile(tileB, TW + 1, TW, bBase, s.b.ld, t0, s.len, w0, s.width);
         __syncthreads();
-        // One warp per state row: its 32 lanes cover the 32 value columns.
-        const int col = tid % 32;
-        for (int r = tid / 32; r < TW; r += kScanThreads / 32) {
-          if (w0 + r >= s.width) break;
-          float acc = 0.0f;
-          for (int j = 0; j < C; ++j) acc += tileB[j * (TW + 1) + r] * tileV[j * VT + col];
-          state[(w0 + r) * VT + col] += acc;
+        // A warp's 32 lanes cover the 32 value columns of state rows warp + 8i, so
+        // each tileV load serves 4 rows and the tileB loads are broadcasts.
+        static_assert(VT == kWarpSize && TW == 4 * (kScanThreads / kWarpSize), "4 state rows per warp");
+        const int col = tid % kWarpSize, warp = tid / kWarpSize;
+        float acc[4] = {};
+        for (int j = 0; j < C; ++j) {
+          const float v = tileV[j * VT + col];
+          for (int i = 0; i < 4; ++i) acc[i] += tileB[j * (TW + 1) + warp + 8 * i] * v;
+        }
+        for (int i = 0; i < 4; ++i) {
+          if (w0 + warp + 8 * i < s.width) state[(w0 + warp + 8 * i) * VT + col] += acc[i];
         }
         if (ownsNormalizer) {
           // Column sums of the tile: 8 threads per column, 8 rows each.
@@ -545,8 +549,8 @@ __global__ void __launch_bounds__(kFeatureThreads) outputGradKernel(float* numDe
     dot += gd * r[d];
     r[d] = gd * a;
   }
-  // Every lane has read den above, before the reduction every lane joins.
   dot = warpAllReduce(dot, SumOp{});
+  __syncwarp();  // every lane has read den before lane 0 overwrites it
   if (lane == 0) r[valueDim] = -dot * a * a;
 }
 
@@ -581,7 +585,8 @@ __global__ void __launch_bounds__(kFeatureThreads) featureGradKernel(const T* x,
     u[feature] = uf;
     sum += uf;
   }
-  sum = warpAllReduce(sum, SumOp{});  // also orders the u stores before the reads below
+  sum = warpAllReduce(sum, SumOp{});
+  __syncwarp();  // a shuffle is no memory fence: the u stores must be visible to every lane
   for (int64_t d = lane; d < f.keyDim; d += kWarpSize) {
     float acc = 0.0f;
     for (int64_t feature = 0; feature < f.features; ++feature) acc += f.favorW[feature * f.keyDim + d] * u[feature];
