@@ -86,53 +86,57 @@ const SHAPES: ReadonlyArray<[number, number, number]> = [
   [1, 7, 7], [2, 33, 33], [7, 33, 4097], [1, 7, 4097], [1, 256, 4096], [33, 64, 4096], [128, 97, 256], [128, 7, 33],
   [50, 50, 4097], [600, 20, 64],
 ];
+// Pairs outside the CONFIGS × SHAPES product: int4 per channel (an even K, one group
+// over several of the int8 GEMM's K blocks, with an unaligned tail).
+const EXTRA_QMATMUL: ReadonlyArray<[Config, [number, number, number]]> = [
+  [{ bits: 4, groupSize: 0, symmetric: false, scaleDtype: 'float32' }, [50, 20, 1030]],
+];
 
 function qmatmulCases(): ParityCase[] {
   const cases: ParityCase[] = [];
   let i = 0;
-  for (const c of CONFIGS) {
-    for (const [M, N, K] of SHAPES) {
-      for (const activations of ['float', 'int8'] as const) {
-        // Every dtype and bias on/off, spread over the matrix rather than multiplied into it.
-        const dtype = FLOAT_DTYPES[i % 3]!;
-        const withBias = i % 2 === 1;
-        ++i;
-        const l = layoutOf(c, N, K);
-        const G = quant.groupsOf(l);
-        const xShape = M === 128 ? [2, 64, K] : [M, K];
-        const inputs: InputSpec[] = [{ shape: xShape }, ...weightInputs(c, l)];
-        const biasIndex = inputs.length;
-        if (withBias) inputs.push({ shape: [N] });
-        let magnitude: Float64Array<ArrayBufferLike> = new Float64Array(0);
-        cases.push({
-          op: 'qmatmul',
-          dtype,
-          name: `${configName(c)} x [${xShape.join(', ')}] N=${N}${withBias ? ' +bias' : ''} ${activations}`,
-          inputs,
-          run: (t, ts) => t.qmatmul(ts[0]!, weightFrom(c, l, ts.slice(1)), { bias: withBias ? ts[biasIndex] : undefined, activations }),
-          reference: (rs) => {
-            const q = weightRef(c, l, rs.slice(1));
-            const bias = withBias ? rs[biasIndex]!.data : null;
-            const outShape = [...xShape.slice(0, -1), N];
-            if (activations === 'int8') {
-              const r = quant.int8Linear(rs[0]!.data, q, bias, M);
-              magnitude = r.magnitude;
-              return { data: r.y, shape: outShape };
-            }
-            const r = quant.linear(rs[0]!.data, quant.dequantize(q), bias, M, N, K);
+  const pairs = [...CONFIGS.flatMap((c) => SHAPES.map((shape) => [c, shape] as const)), ...EXTRA_QMATMUL];
+  for (const [c, [M, N, K]] of pairs) {
+    for (const activations of ['float', 'int8'] as const) {
+      // Every dtype and bias on/off, spread over the matrix rather than multiplied into it.
+      const dtype = FLOAT_DTYPES[i % 3]!;
+      const withBias = i % 2 === 1;
+      ++i;
+      const l = layoutOf(c, N, K);
+      const G = quant.groupsOf(l);
+      const xShape = M === 128 ? [2, 64, K] : [M, K];
+      const inputs: InputSpec[] = [{ shape: xShape }, ...weightInputs(c, l)];
+      const biasIndex = inputs.length;
+      if (withBias) inputs.push({ shape: [N] });
+      let magnitude: Float64Array<ArrayBufferLike> = new Float64Array(0);
+      cases.push({
+        op: 'qmatmul',
+        dtype,
+        name: `${configName(c)} x [${xShape.join(', ')}] N=${N}${withBias ? ' +bias' : ''} ${activations}`,
+        inputs,
+        run: (t, ts) => t.qmatmul(ts[0]!, weightFrom(c, l, ts.slice(1)), { bias: withBias ? ts[biasIndex] : undefined, activations }),
+        reference: (rs) => {
+          const q = weightRef(c, l, rs.slice(1));
+          const bias = withBias ? rs[biasIndex]!.data : null;
+          const outShape = [...xShape.slice(0, -1), N];
+          if (activations === 'int8') {
+            const r = quant.int8Linear(rs[0]!.data, q, bias, M);
             magnitude = r.magnitude;
             return { data: r.y, shape: outShape };
-          },
-          // Weight-only: an fp32 dot product of (q − z)·x per group (probabilistic bound
-          // 4·√K·u, as for matmul), scaled and summed over G groups (G·u), plus bias.
-          // int8: the int32 group sums are exact, so only the fp32 scaling remains: G + 4
-          // roundings (float(d), s_g·d, the sum over groups, ·s_x, + bias). One unit of
-          // any group sum moves y by s_x·s_g, far above this bound, so the sums must match.
-          tolerance: (ctx) => activations === 'int8'
-            ? boundTolerance(magnitude, G + 4, '(G + 4)·u·s_x·Σ_g|s_g·d_g|: exact int32 sums')(ctx)
-            : boundTolerance(magnitude, 4 * Math.sqrt(K) + G + 4, '(4·sqrt(K) + G + 4)·u·Σ|x·w|')(ctx),
-        });
-      }
+          }
+          const r = quant.linear(rs[0]!.data, quant.dequantize(q), bias, M, N, K);
+          magnitude = r.magnitude;
+          return { data: r.y, shape: outShape };
+        },
+        // Weight-only: an fp32 dot product of (q − z)·x per group (probabilistic bound
+        // 4·√K·u, as for matmul), scaled and summed over G groups (G·u), plus bias.
+        // int8: the int32 group sums are exact, so only the fp32 scaling remains: G + 4
+        // roundings (float(d), s_g·d, the sum over groups, ·s_x, + bias). One unit of
+        // any group sum moves y by s_x·s_g, far above this bound, so the sums must match.
+        tolerance: (ctx) => activations === 'int8'
+          ? boundTolerance(magnitude, G + 4, '(G + 4)·u·s_x·Σ_g|s_g·d_g|: exact int32 sums')(ctx)
+          : boundTolerance(magnitude, 4 * Math.sqrt(K) + G + 4, '(4·sqrt(K) + G + 4)·u·Σ|x·w|')(ctx),
+      });
     }
   }
   return cases;
