@@ -379,13 +379,18 @@ describe('bad inputs', () => {
 });
 
 describe('non-finite activations', () => {
-  test.for(['float', 'int8'] as const)("activations '%s': a row of x holding NaN or Inf gives NaN or Inf outputs in that row only", async (activations) => {
+  // M = 50 takes the int8 GEMM (its own quantization pass over x).
+  const cases = [['float', 2], ['int8', 2], ['int8', 50]] as const;
+  test.for(cases)("activations '%s', M = %i: a row of x holding NaN or Inf gives NaN or Inf outputs in that row only", async ([activations, M]) => {
     const q = tessera.quantize(tessera.tensor(gaussian(4 * 64, 8), { shape: [4, 64] }), { bits: 4, groupSize: 32 });
-    const data = gaussian(2 * 64, 9);
+    const data = gaussian(M * 64, 9);
     data[3] = NaN;
-    const y = (await tessera.qmatmul(tessera.tensor(data, { shape: [2, 64] }), q, { activations }).data()) as Float32Array;
+    data[(M - 1) * 64 + 7] = Infinity;
+    const y = (await tessera.qmatmul(tessera.tensor(data, { shape: [M, 64] }), q, { activations }).data()) as Float32Array;
+    const nonFinite = (v: number): boolean => !Number.isFinite(v);
     expect(Array.from(y.subarray(0, 4), Number.isNaN)).toEqual([true, true, true, true]);
-    expect(Array.from(y.subarray(4), Number.isFinite)).toEqual([true, true, true, true]);
+    expect(Array.from(y.subarray(4, 4 * (M - 1)), Number.isFinite).every(Boolean)).toBe(true);
+    expect(Array.from(y.subarray(4 * (M - 1)), nonFinite)).toEqual([true, true, true, true]);
   });
 });
 
