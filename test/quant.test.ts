@@ -394,6 +394,26 @@ describe('non-finite activations', () => {
   });
 });
 
+describe('int8 activations where every pair of xq is large', () => {
+  // |xq_k| + |xq_k+1| > 128 for every pair: a u8 × s8 int16 pair sum (vpmaddubsw)
+  // could saturate on codes above 128, so the per-channel int8 GEMM must take its
+  // exact route for all of them; the sums must still match the integer reference.
+  test('per channel, M = 50: qmatmul equals int8Linear', async () => {
+    const [M, N, K] = [50, 20, 1024];
+    const q = tessera.quantize(tessera.tensor(gaussian(N * K, 21), { shape: [N, K] }), { bits: 8, symmetric: false });
+    const xData = Float32Array.from({ length: M * K }, (_, i) => (i % 3 === 0 ? -1 : 1) * (1 + (i % 7) / 64));
+    const y = (await tessera.qmatmul(tessera.tensor(xData, { shape: [M, K] }), q, { activations: 'int8' }).data()) as Float32Array;
+    const r = quant.int8Linear(Float64Array.from(xData), {
+      bits: 8, N, K, groupSize: K,
+      codes: (await q.codes.data()) as Uint8Array,
+      scales: Float64Array.from((await q.scales.data()) as Float32Array),
+      zeroPoints: (await q.zeroPoints!.data()) as Uint8Array,
+    }, null, M);
+    for (let i = 0; i < M * N; ++i) expect(Math.abs(y[i]! - r.y[i]!)).toBeLessThanOrEqual(5 * U * r.magnitude[i]!);
+    q.dispose();
+  });
+});
+
 describe('int4 groups that are not whole 16-code blocks', () => {
   // groupSize = K = 50: three whole blocks of 16 codes (the vector path reads x in
   // even/odd order inside a block) and a tail of 2 codes read in place.
