@@ -78,10 +78,10 @@ function boundTolerance(magnitude: Float64Array, factor: number, note: string) {
 
 // [M, N, K]: decode and prefill rows, odd and even N and K, K past a group edge;
 // [1, 7, 4097] is the GEMV split over K (too few rows of W for the threads).
-// int8 activations take the packed GEMM from M = 48 (native/cpu/quant.inc,
-// kInt8GemmMinRows): [50, 50, 4097] has partial micro-tiles in M and N and a group
-// (per channel: an odd one) over several K blocks; [600, 20, 64] more than one
-// tile of rows.
+// int8 activations take the packed GEMM from M = 48, per channel from M = 16
+// (native/cpu/quant_int8_gemm.inc, int8GemmPays): [50, 50, 4097] has partial
+// micro-tiles in M and N and a group (per channel: an odd one) over several K
+// blocks; [600, 20, 64] more than one tile of rows.
 const SHAPES: ReadonlyArray<[number, number, number]> = [
   [1, 7, 7], [2, 33, 33], [7, 33, 4097], [1, 7, 4097], [1, 256, 4096], [33, 64, 4096], [128, 97, 256], [128, 7, 33],
   [50, 50, 4097], [600, 20, 64],
