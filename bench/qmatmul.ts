@@ -46,6 +46,22 @@ async function copyBandwidth(): Promise<{ bytesPerSecond: number; timing: Awaite
   return { bytesPerSecond: (2 * count * 4) / (timing.medianMs / 1e3), timing };
 }
 
+/**
+ * Read bandwidth, the ceiling of a weight stream proper: tessera.sum over a 256 MiB fp32
+ * tensor [2048, 32768] on all of tessera's threads (vector loads into double
+ * accumulators: far more arithmetic headroom than a sum needs), bytes read only.
+ */
+async function readBandwidth(): Promise<{ bytesPerSecond: number; timing: Awaited<ReturnType<typeof measure>> }> {
+  const x = tessera.randn([2048, 32768], { seed: 3 });
+  const timing = await measure(async () => {
+    const s = tessera.sum(x);
+    await s.data();
+    s.dispose();
+  }, { warmup: 2, runs: 9 });
+  x.dispose();
+  return { bytesPerSecond: (256 << 20) / (timing.medianMs / 1e3), timing };
+}
+
 async function chain(M: number, layers: tessera.QuantizedTensor[], levels: number[]): Promise<Row[]> {
   const x = tessera.randn([M, K], { seed: 7 });
   const xData = (await x.data()) as Float32Array;
@@ -132,6 +148,9 @@ export async function benchQMatmul(): Promise<Row[]> {
   progress('copy bandwidth (256 MiB memcpy)');
   const bw = await copyBandwidth();
   progress(`  ${(bw.bytesPerSecond / 1e9).toFixed(2)} GB/s`);
+  progress('read bandwidth (tessera.sum over 256 MiB)');
+  const read = await readBandwidth();
+  progress(`  ${(read.bytesPerSecond / 1e9).toFixed(2)} GB/s`);
   progress(`quantizing ${LAYERS} int4 layers ${N}×${K}`);
   const layers: tessera.QuantizedTensor[] = [];
   for (let i = 0; i < LAYERS; ++i) {
@@ -140,16 +159,23 @@ export async function benchQMatmul(): Promise<Row[]> {
     w.dispose();
   }
   progress('int4 GEMV M=1');
-  const rows: Row[] = [{ name: 'memcpy (bandwidth reference, not tessera)', sizes: '256 MiB, read + write', work: { bytes: 2 * (256 << 20) }, tessera: bw.timing }];
+  const rows: Row[] = [
+    { name: 'memcpy (bandwidth reference, not tessera)', sizes: '256 MiB, read + write', work: { bytes: 2 * (256 << 20) }, tessera: bw.timing },
+    { name: 'read stream: tessera.sum (bandwidth reference)', sizes: '256 MiB fp32 [2048, 32768], read', work: { bytes: 256 << 20 }, tessera: read.timing },
+  ];
   const gemv = await chain(1, layers, [0, 4]);
   rows.push(...gemv);
   progress('int4 M=32');
   rows.push(...(await chain(32, layers, [0])));
   layers.forEach((q) => q.dispose());
   rows.push(await w8a8());
-  const gemvBytesPerSecond = gemv[0]!.work.bytes! / (gemv[0]!.tessera.medianMs / 1e3);
+  const stream = (row: Row): string => {
+    const bytesPerSecond = row.work.bytes! / (row.tessera.medianMs / 1e3);
+    return `${(bytesPerSecond / 1e9).toFixed(2)} GB/s = ${(100 * bytesPerSecond / read.bytesPerSecond).toFixed(0)}% of the read stream, ${(100 * bytesPerSecond / bw.bytesPerSecond).toFixed(0)}% of the copy`;
+  };
   report('qmatmul', 'CPU quantized matmul vs onnxruntime-node MatMulNBits / MatMulInteger', rows, [
-    `Copy bandwidth (256 MiB memcpy, read + write): ${(bw.bytesPerSecond / 1e9).toFixed(2)} GB/s; int4 GEMV weight stream: ${(gemvBytesPerSecond / 1e9).toFixed(2)} GB/s = ${(100 * gemvBytesPerSecond / bw.bytesPerSecond).toFixed(0)}% of it.`,
+    `Bandwidth in this run: read stream ${(read.bytesPerSecond / 1e9).toFixed(2)} GB/s (tessera.sum, ${tessera.info().cpu.threads} threads); copy ${(bw.bytesPerSecond / 1e9).toFixed(2)} GB/s (one-thread memcpy, read + write).`,
+    `int4 GEMV weight stream, activations float: ${stream(gemv[0]!)}; activations int8: ${stream(gemv[1]!)}.`,
     `The chain runs the ${LAYERS} layers one after another (136 MB of int4 codes + fp32 scales + zero points, beyond any cache); times are per chain. onnxruntime runs one session per layer.`,
     'Level 0 is onnxruntime\'s fp32 path (tessera: activations \'float\', W4A16-style); level 4 its int8-activation path (tessera: activations \'int8\', W4A8).',
     'W8A8: tessera includes quantizing x per row and scaling to fp32; MatMulInteger returns raw int32 sums from pre-quantized uint8 activations.',

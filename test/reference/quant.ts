@@ -122,6 +122,29 @@ export function linear(x: Float64Array, w: Float64Array, bias: Float64Array | nu
 }
 
 /**
+ * Σ_k |x_k|·(q_k + z_g)·s_g (+ |bias|) per output: the scale of the fp32 rounding of
+ * the int4 weight-only GEMV, which applies each zero point once per group through the
+ * group sum of x (Σ (q − z)·x = Σ q·x − z·Σ x; native/cpu/quant.inc, kFoldInt4Zero).
+ * Never below linear()'s Σ|x·w|, since q + z ≥ |q − z|.
+ */
+export function foldedMagnitude(x: Float64Array, q: QuantizedRef, bias: Float64Array | null, M: number): Float64Array {
+  const { N, K, groupSize: gs } = q;
+  const G = groupsOf(q);
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; ++m) {
+    for (let n = 0; n < N; ++n) {
+      let a = 0;
+      for (let k = 0; k < K; ++k) {
+        const g = Math.floor(k / gs);
+        a += Math.abs(x[m * K + k]!) * (codeAt(q, n, k) + zeroAt(q, n, g)) * Math.abs(q.scales[n * G + g]!);
+      }
+      out[m * N + n] = a + (bias ? Math.abs(bias[n]!) : 0);
+    }
+  }
+  return out;
+}
+
+/**
  * The int8-activation path (W8A8 / W4A8), exactly: per row, s_x = fp32(max|x| / 127),
  * xq = clamp(round_even(fp32(x / s_x)), ±127); per group, the int32 sum
  * d = Σ q·xq − z·Σ xq (exact integers here); y = s_x · Σ_g s_g·d_g (+ bias).
