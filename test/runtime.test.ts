@@ -71,9 +71,14 @@ describe('worker_threads', () => {
   test('four workers running ops at once get correct results and exit cleanly', async () => {
     const script = path.join(__dirname, 'fixtures', 'worker-ops.cjs');
     const workers = Array.from({ length: 4 }, (_, i) => new Worker(script, { workerData: { seed: 100 + i } }));
+    // Both listeners go on before either event can fire: a worker's last message and
+    // its 'exit' can be emitted in the same macrotask, so awaiting the message first
+    // and only then listening for 'exit' can miss the exit and hang.
     const results = await Promise.all(workers.map(async (w) => {
-      const [message] = (await once(w, 'message')) as [{ ok: boolean; detail: string }];
-      const [code] = (await once(w, 'exit')) as [number];
+      const [[message], [code]] = (await Promise.all([once(w, 'message'), once(w, 'exit')])) as [
+        [{ ok: boolean; detail: string }],
+        [number],
+      ];
       return { ...message, code };
     }));
     for (const r of results) {
