@@ -3,7 +3,8 @@
  *   - int4 GEMV (M = 1, K = N = 4096, group 128, asymmetric) over a chain of 16
  *     distinct layers (136 MB of weights: they come from memory, not cache), against
  *     MatMulNBits at accuracy level 0 (fp32) and level 4 (int8 activations), with
- *     weight bytes/s against this machine's copy bandwidth measured in the same run;
+ *     weight bytes/s against this machine's copy and read bandwidth measured in the same
+ *     run, and against a read stream of the same bytes measured alternately;
  *   - int4, M = 32, the same chain, against MatMulNBits level 0;
  *   - W8A8 512 × 4096 × 4096 (int8 per-channel weights, activations quantized on the
  *     fly) against MatMulInteger u8 × s8.
@@ -62,11 +63,13 @@ async function readBandwidth(): Promise<{ bytesPerSecond: number; timing: Awaite
   return { bytesPerSecond: (256 << 20) / (timing.medianMs / 1e3), timing };
 }
 
-async function chain(M: number, layers: tessera.QuantizedTensor[], levels: number[]): Promise<Row[]> {
-  const x = tessera.randn([M, K], { seed: 7 });
-  const xData = (await x.data()) as Float32Array;
-  const weightBytes = layers.reduce((s, q) => s + q.codes.numel + q.scales.numel * 4 + (q.zeroPoints?.numel ?? 0), 0);
-  const ours = (activations: 'float' | 'int8') => async (): Promise<void> => {
+function weightBytesOf(layers: tessera.QuantizedTensor[]): number {
+  return layers.reduce((s, q) => s + q.codes.numel + q.scales.numel * 4 + (q.zeroPoints?.numel ?? 0), 0);
+}
+
+/** One pass of x through every layer in turn, the result read back to JS. */
+function chainPass(x: tessera.Tensor, layers: tessera.QuantizedTensor[], activations: 'float' | 'int8') {
+  return async (): Promise<void> => {
     let y = x;
     for (const q of layers) {
       const next = tessera.qmatmul(y, q, { activations });
@@ -76,6 +79,36 @@ async function chain(M: number, layers: tessera.QuantizedTensor[], levels: numbe
     await y.data();
     y.dispose();
   };
+}
+
+/**
+ * The M = 1 weight stream as a share of the read stream, the two measured alternately
+ * (a chain pass, then tessera.sum over a buffer of the same bytes): on this shared host
+ * either can drift by ±20% between minutes, so the share of two medians taken apart
+ * moved by as much again.
+ */
+async function streamShare(layers: tessera.QuantizedTensor[], activations: 'float' | 'int8'): Promise<string> {
+  const x = tessera.randn([1, K], { seed: 7 });
+  const weightBytes = weightBytesOf(layers);
+  const probe = tessera.randn([Math.ceil(weightBytes / 4 / 32768), 32768], { seed: 5 });
+  const probeBytes = probe.numel * 4;
+  const [c, r] = await measurePair(chainPass(x, layers, activations), async () => {
+    const s = tessera.sum(probe);
+    await s.data();
+    s.dispose();
+  }, { warmup: 2, runs: 15 });
+  x.dispose();
+  probe.dispose();
+  const stream = weightBytes / (c.medianMs / 1e3), read = probeBytes / (r.medianMs / 1e3);
+  progress(`  activations ${activations}: ${(stream / 1e9).toFixed(2)} GB/s against ${(read / 1e9).toFixed(2)} GB/s`);
+  return `activations ${activations}: ${(stream / 1e9).toFixed(2)} GB/s against ${(read / 1e9).toFixed(2)} GB/s = ${(100 * stream / read).toFixed(0)}%`;
+}
+
+async function chain(M: number, layers: tessera.QuantizedTensor[], levels: number[]): Promise<Row[]> {
+  const x = tessera.randn([M, K], { seed: 7 });
+  const xData = (await x.data()) as Float32Array;
+  const weightBytes = weightBytesOf(layers);
+  const ours = (activations: 'float' | 'int8') => chainPass(x, layers, activations);
   const rows: Row[] = [];
   for (const level of levels) {
     progress(`  MatMulNBits level ${level}: building ${LAYERS} sessions`);
@@ -154,6 +187,8 @@ export async function benchQMatmul(): Promise<Row[]> {
   }
   progress('int4 GEMV M=1');
   const gemv = await chain(1, layers, [0, 4]);
+  progress('int4 GEMV M=1 weight stream against a read stream of the same size, alternating');
+  const shares = [await streamShare(layers, 'float'), await streamShare(layers, 'int8')];
   progress('int4 M=32');
   const m32 = await chain(32, layers, [0]);
   layers.forEach((q) => q.dispose());
@@ -178,6 +213,7 @@ export async function benchQMatmul(): Promise<Row[]> {
   report('qmatmul', 'CPU quantized matmul vs onnxruntime-node MatMulNBits / MatMulInteger', rows, [
     `Bandwidth in this run: read stream ${(read.bytesPerSecond / 1e9).toFixed(2)} GB/s (tessera.sum, ${tessera.info().cpu.threads} threads); copy ${(bw.bytesPerSecond / 1e9).toFixed(2)} GB/s (one-thread memcpy, read + write).`,
     `int4 GEMV weight stream, activations float: ${stream(gemv[0]!)}; activations int8: ${stream(gemv[1]!)}.`,
+    `int4 GEMV weight stream against tessera.sum over the same bytes, the two alternating (median of 15 each): ${shares.join('; ')}.`,
     `The chain runs the ${LAYERS} layers one after another (136 MB of int4 codes + fp32 scales + zero points, beyond any cache); times are per chain. onnxruntime runs one session per layer.`,
     'Level 0 is onnxruntime\'s fp32 path (tessera: activations \'float\', W4A16-style); level 4 its int8-activation path (tessera: activations \'int8\', W4A8).',
     'W8A8: tessera includes quantizing x per row and scaling to fp32; MatMulInteger returns raw int32 sums from pre-quantized uint8 activations.',
