@@ -86,10 +86,19 @@ const SHAPES: ReadonlyArray<[number, number, number]> = [
   [1, 7, 7], [2, 33, 33], [7, 33, 4097], [1, 7, 4097], [1, 256, 4096], [33, 64, 4096], [128, 97, 256], [128, 7, 33],
   [50, 50, 4097], [600, 20, 64],
 ];
-// Pairs outside the CONFIGS × SHAPES product: int4 per channel (an even K, one group
-// over several of the int8 GEMM's K blocks, with an unaligned tail).
+// Pairs outside the CONFIGS × SHAPES product, each aimed at a decode or GEMM path
+// (native/cpu/quant.inc) the product misses:
+// - int4 per channel: an even K, one group over several of the int8 GEMM's K blocks,
+//   with an unaligned tail; one row of x with K = 4096 (the nibble-plane GEMV with a
+//   runtime group size) and K = 96 (the even/odd one: a multiple of 32, not of 64);
+// - M = 5 at g64 and g128: the fifth row of x alone takes the even/odd decode dot
+//   (one row of x at those sizes otherwise takes the nibble-plane one).
 const EXTRA_QMATMUL: ReadonlyArray<[Config, [number, number, number]]> = [
   [{ bits: 4, groupSize: 0, symmetric: false, scaleDtype: 'float32' }, [50, 20, 1030]],
+  [{ bits: 4, groupSize: 0, symmetric: true, scaleDtype: 'float16' }, [1, 9, 4096]],
+  [{ bits: 4, groupSize: 0, symmetric: false, scaleDtype: 'float32' }, [1, 9, 96]],
+  [{ bits: 4, groupSize: 128, symmetric: false, scaleDtype: 'float32' }, [5, 9, 1024]],
+  [{ bits: 4, groupSize: 64, symmetric: true, scaleDtype: 'float16' }, [5, 9, 320]],
 ];
 
 function qmatmulCases(): ParityCase[] {
