@@ -91,14 +91,17 @@ const SHAPES: ReadonlyArray<[number, number, number]> = [
 // - int4 per channel: an even K, one group over several of the int8 GEMM's K blocks,
 //   with an unaligned tail; one row of x with K = 4096 (the nibble-plane GEMV with a
 //   runtime group size) and K = 96 (the even/odd one: a multiple of 32, not of 64);
-// - M = 5 at g64 and g128: the fifth row of x alone takes the even/odd decode dot
-//   (one row of x at those sizes otherwise takes the nibble-plane one).
+// - M = 5, 6 and 8: the even/odd decode dot over blocks of four rows of x and the
+//   rest (M = 8 is the most the GEMV takes; one row of x at g64/g128 takes the
+//   nibble-plane dot instead).
 const EXTRA_QMATMUL: ReadonlyArray<[Config, [number, number, number]]> = [
   [{ bits: 4, groupSize: 0, symmetric: false, scaleDtype: 'float32' }, [50, 20, 1030]],
   [{ bits: 4, groupSize: 0, symmetric: true, scaleDtype: 'float16' }, [1, 9, 4096]],
   [{ bits: 4, groupSize: 0, symmetric: false, scaleDtype: 'float32' }, [1, 9, 96]],
   [{ bits: 4, groupSize: 128, symmetric: false, scaleDtype: 'float32' }, [5, 9, 1024]],
   [{ bits: 4, groupSize: 64, symmetric: true, scaleDtype: 'float16' }, [5, 9, 320]],
+  [{ bits: 4, groupSize: 128, symmetric: false, scaleDtype: 'float16' }, [6, 5, 384]],
+  [{ bits: 4, groupSize: 32, symmetric: true, scaleDtype: 'float32' }, [8, 9, 256]],
 ];
 
 function qmatmulCases(): ParityCase[] {
