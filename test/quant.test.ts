@@ -93,7 +93,8 @@ const SHAPES: ReadonlyArray<[number, number, number]> = [
 //   runtime group size) and K = 96 (the even/odd one: a multiple of 32, not of 64);
 // - M = 5, 6 and 8: the even/odd decode dot over blocks of four rows of x and the
 //   rest (M = 8 is the most the GEMV takes; one row of x at g64/g128 takes the
-//   nibble-plane dot instead).
+//   nibble-plane dot instead);
+// - int8 per channel with K = 48: the flat int8 loop's last 16 codes of a group.
 const EXTRA_QMATMUL: ReadonlyArray<[Config, [number, number, number]]> = [
   [{ bits: 4, groupSize: 0, symmetric: false, scaleDtype: 'float32' }, [50, 20, 1030]],
   [{ bits: 4, groupSize: 0, symmetric: true, scaleDtype: 'float16' }, [1, 9, 4096]],
@@ -102,6 +103,7 @@ const EXTRA_QMATMUL: ReadonlyArray<[Config, [number, number, number]]> = [
   [{ bits: 4, groupSize: 64, symmetric: true, scaleDtype: 'float16' }, [5, 9, 320]],
   [{ bits: 4, groupSize: 128, symmetric: false, scaleDtype: 'float16' }, [6, 5, 384]],
   [{ bits: 4, groupSize: 32, symmetric: true, scaleDtype: 'float32' }, [8, 9, 256]],
+  [{ bits: 8, groupSize: 0, symmetric: false, scaleDtype: 'float32' }, [3, 5, 48]],
 ];
 
 function qmatmulCases(): ParityCase[] {
@@ -137,9 +139,10 @@ function qmatmulCases(): ParityCase[] {
             return { data: r.y, shape: outShape };
           }
           const r = quant.linear(rs[0]!.data, quant.dequantize(q), bias, M, N, K);
-          // int4 on the CPU applies z through Σx per group: its rounding scales with
-          // Σ|x|·(q + z)·s, which bounds the direct form's Σ|x·w| too.
-          magnitude = c.bits === 4 ? quant.foldedMagnitude(rs[0]!.data, q, bias, M) : r.magnitude;
+          // The CPU applies z through Σx per group (int4; int8 in groups of a multiple
+          // of 16): its rounding scales with Σ|x|·(q + z)·s, which bounds the direct
+          // form's Σ|x·w| too.
+          magnitude = c.bits === 4 || l.groupSize % 16 === 0 ? quant.foldedMagnitude(rs[0]!.data, q, bias, M) : r.magnitude;
           return { data: r.y, shape: outShape };
         },
         // Weight-only: an fp32 dot product of (q − z)·x per group (probabilistic bound
