@@ -54,13 +54,18 @@ async function copyBandwidth(): Promise<{ bytesPerSecond: number; timing: Awaite
  */
 async function readBandwidth(): Promise<{ bytesPerSecond: number; timing: Awaited<ReturnType<typeof measure>> }> {
   const x = tessera.randn([2048, 32768], { seed: 3 });
-  const timing = await measure(async () => {
+  const timing = await measure(sumPass(x), { warmup: 2, runs: 9 });
+  x.dispose();
+  return { bytesPerSecond: (256 << 20) / (timing.medianMs / 1e3), timing };
+}
+
+/** One read of every byte of x: tessera.sum, the result read back to JS. */
+function sumPass(x: tessera.Tensor) {
+  return async (): Promise<void> => {
     const s = tessera.sum(x);
     await s.data();
     s.dispose();
-  }, { warmup: 2, runs: 9 });
-  x.dispose();
-  return { bytesPerSecond: (256 << 20) / (timing.medianMs / 1e3), timing };
+  };
 }
 
 function weightBytesOf(layers: tessera.QuantizedTensor[]): number {
@@ -92,11 +97,7 @@ async function streamShare(layers: tessera.QuantizedTensor[], activations: 'floa
   const weightBytes = weightBytesOf(layers);
   const probe = tessera.randn([Math.ceil(weightBytes / 4 / 32768), 32768], { seed: 5 });
   const probeBytes = probe.numel * 4;
-  const [c, r] = await measurePair(chainPass(x, layers, activations), async () => {
-    const s = tessera.sum(probe);
-    await s.data();
-    s.dispose();
-  }, { warmup: 2, runs: 15 });
+  const [c, r] = await measurePair(chainPass(x, layers, activations), sumPass(probe), { warmup: 2, runs: 15 });
   x.dispose();
   probe.dispose();
   const stream = weightBytes / (c.medianMs / 1e3), read = probeBytes / (r.medianMs / 1e3);
@@ -108,7 +109,6 @@ async function chain(M: number, layers: tessera.QuantizedTensor[], levels: numbe
   const x = tessera.randn([M, K], { seed: 7 });
   const xData = (await x.data()) as Float32Array;
   const weightBytes = weightBytesOf(layers);
-  const ours = (activations: 'float' | 'int8') => chainPass(x, layers, activations);
   const rows: Row[] = [];
   for (const level of levels) {
     progress(`  MatMulNBits level ${level}: building ${LAYERS} sessions`);
@@ -123,7 +123,7 @@ async function chain(M: number, layers: tessera.QuantizedTensor[], levels: numbe
     };
     // Level 4 quantizes activations to int8: tessera's counterpart is activations 'int8'.
     const activations = level === 4 ? 'int8' : 'float';
-    const [t, p] = await measurePair(ours(activations), peer, { warmup: 2, runs: 9 });
+    const [t, p] = await measurePair(chainPass(x, layers, activations), peer, { warmup: 2, runs: 9 });
     progress(`  tessera ${(t.medianMs / LAYERS).toFixed(3)} ms/layer, MatMulNBits level ${level} ${(p.medianMs / LAYERS).toFixed(3)} ms/layer`);
     rows.push({
       name: `int4 g${GROUP} qmatmul (activations ${activations}), ${LAYERS}-layer chain`,

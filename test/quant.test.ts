@@ -94,7 +94,7 @@ const SHAPES: ReadonlyArray<[number, number, number]> = [
 // - M = 5, 6 and 8: the even/odd decode dot over blocks of four rows of x and the
 //   rest (M = 8 is the most the GEMV takes; one row of x at g64/g128 takes the
 //   nibble-plane dot instead);
-// - int8 per channel with K = 48: the flat int8 loop's last 16 codes of a group.
+// - int8 and int4 per channel with K = 48: the flat loop's last 16 codes of a group.
 const EXTRA_QMATMUL: ReadonlyArray<[Config, [number, number, number]]> = [
   [{ bits: 4, groupSize: 0, symmetric: false, scaleDtype: 'float32' }, [50, 20, 1030]],
   [{ bits: 4, groupSize: 0, symmetric: true, scaleDtype: 'float16' }, [1, 9, 4096]],
@@ -104,6 +104,7 @@ const EXTRA_QMATMUL: ReadonlyArray<[Config, [number, number, number]]> = [
   [{ bits: 4, groupSize: 128, symmetric: false, scaleDtype: 'float16' }, [6, 5, 384]],
   [{ bits: 4, groupSize: 32, symmetric: true, scaleDtype: 'float32' }, [8, 9, 256]],
   [{ bits: 8, groupSize: 0, symmetric: false, scaleDtype: 'float32' }, [3, 5, 48]],
+  [{ bits: 4, groupSize: 0, symmetric: true, scaleDtype: 'float32' }, [2, 5, 48]],
 ];
 
 function qmatmulCases(): ParityCase[] {
