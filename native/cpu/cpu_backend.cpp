@@ -5,6 +5,10 @@
 #include <cstring>
 #include <new>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "../core/errors.h"
 #include "kernels.h"
 
@@ -13,6 +17,26 @@ namespace {
 
 // 64-byte alignment: a cache line, and a full AVX-512 vector.
 constexpr size_t kAlignment = 64;
+
+// Buffers of at least one huge page are 2 MiB aligned and (on Linux) advised as
+// transparent huge pages, which the usual THP mode, `madvise`, gives nothing else;
+// their whole 2 MiB extents get huge pages, a partial last one stays in small pages
+// (rounding the size up instead would cost up to 2 MiB of memory per buffer).
+// Weights and activations of inference size are streamed whole, and with 4 KiB pages
+// every page read costs a TLB miss, a two-dimensional page walk under virtualization:
+// in one process, alternating with small pages, a 16-layer int4 decode chain ran 5–10%
+// faster with float activations and 10–17% with int8 ones. They stay malloc's (not
+// mmap'd afresh), so a freed buffer is reused without new page faults. The advice is
+// only a hint: where THP is off, the buffer keeps small pages.
+constexpr size_t kHugePage = size_t{2} << 20;
+
+void* allocateHuge(size_t bytes) {
+  void* p = std::aligned_alloc(kHugePage, (bytes + kAlignment - 1) / kAlignment * kAlignment);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (p != nullptr) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
 
 class CpuBackend final : public Backend {
  public:
@@ -32,7 +56,7 @@ class CpuBackend final : public Backend {
 
   void* allocate(size_t bytes) override {
     const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    void* p = std::aligned_alloc(kAlignment, rounded);
+    void* p = bytes >= kHugePage ? allocateHuge(bytes) : std::aligned_alloc(kAlignment, rounded);
     if (p == nullptr) {
       fail(ErrorCode::kOutOfMemory,
            expected(std::to_string(bytes) + " bytes of free host memory", "cpu",
