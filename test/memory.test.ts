@@ -41,15 +41,18 @@ describe('memory', () => {
     const rssAt = (): number => process.memoryUsage().rss / MiB;
     let baseline = 0;
     for (let i = 0; i < 400; ++i) {
-      const x = tessera.randn([3 * MiB / 2 + 3], { seed: i });
+      const x = tessera.full([3 * MiB / 2 + 3], i / 7);
       const y = tessera.silu(x);
-      if (i % 20 === 19) await y.data();
+      // Reading back every few steps bounds what is in flight (and so the allocator's
+      // high-water mark) to a few buffers.
+      if (i % 4 === 3) await y.data();
       x.dispose();
       y.dispose();
       if (i === 99) baseline = rssAt();
     }
-    // 300 steps after warm-up allocate ~3.5 GiB; one buffer kept per step would add 1.8 GiB.
-    expect(rssAt() - baseline).toBeLessThan(48);
+    // 300 steps after warm-up allocate ~3.5 GiB; one buffer kept per step would add
+    // 1.8 GiB. The bound leaves room for the allocator's reuse of freed buffers.
+    expect(rssAt() - baseline).toBeLessThan(128);
   });
 
   test('30,000 create/op/dispose steps keep resident memory flat', async () => {
