@@ -11,7 +11,7 @@ import * as tessera from '../lib/index.js';
 import type { Tensor } from '../lib/index.js';
 import * as ref from './reference/index.js';
 import type { QuantizedRef, QuantLayoutRef } from './reference/quant.js';
-import { FLOAT_DTYPES, gen, parityMatrix, Rng, type InputSpec, type ParityCase, type Tolerance, type ToleranceContext } from './parity/harness.js';
+import { FLOAT_DTYPES, gen, parityMatrix, Rng, testDevices, type InputSpec, type ParityCase, type Tolerance, type ToleranceContext } from './parity/harness.js';
 
 const { quant } = ref;
 const U = 2 ** -24;
@@ -436,6 +436,44 @@ describe('int8 activations where every pair of xq is large', () => {
     }, null, M);
     for (let i = 0; i < M * N; ++i) expect(Math.abs(y[i]! - r.y[i]!)).toBeLessThanOrEqual(5 * U * r.magnitude[i]!);
     q.dispose();
+  });
+});
+
+describe('int8 activations at the int32 limit of a group', () => {
+  // Every product at its largest: x all ones (xq = 127 each) and weights of ones with a
+  // single 0 per row (asymmetric: s = 1/255, z = 0, q − z = 255 or, for int4, s = 1/15,
+  // q − z = 15), so a per-channel group sum is (K − 1)·127·(2^bits − 1). The largest K
+  // keeping it below 2^31 must come out exact; one more element is refused, not wrapped.
+  const limitOf = (bits: 4 | 8): number => Math.floor((2 ** 31 - 1) / (127 * (2 ** bits - 1)));
+  const weights = (K: number, device: string): tessera.Tensor => {
+    const w = new Float32Array(2 * K).fill(1);
+    w[0] = 0;
+    w[K + K - 1] = 0;
+    return tessera.tensor(w, { shape: [2, K], device });
+  };
+  const rows: Array<[string, 4 | 8, number]> = testDevices().flatMap((d) => [[d, 8, 1], [d, 8, 9], [d, 4, 1]] as Array<[string, 4 | 8, number]>);
+  test.for(rows)('%s: int%i per channel at K = the limit, M = %i, is exact', async ([device, bits, M]) => {
+    const K = limitOf(bits);
+    const q = tessera.quantize(weights(K, device), { bits, groupSize: K, symmetric: false });
+    const y = (await tessera.qmatmul(tessera.ones([M, K], { device }), q, { activations: 'int8' }).data()) as Float32Array;
+    // y = s_x · s · d in fp32 with d exact: a few roundings of (K − 1).
+    const sx = Math.fround(1 / 127), s = Math.fround(1 / (2 ** bits - 1));
+    const expected = sx * s * (K - 1) * 127 * (2 ** bits - 1);
+    for (const v of y) expect(Math.abs(v - expected)).toBeLessThanOrEqual(4 * U * expected);
+    q.dispose();
+  });
+  test.for([8, 4] as const)('int%i per channel past the limit is refused', (bits) => {
+    const K = limitOf(bits) + (bits === 4 ? 2 : 1); // int4 groups are even
+    const q = tessera.quantize(weights(K, 'cpu'), { bits, groupSize: K, symmetric: false });
+    const x = tessera.ones([1, K]);
+    expect(() => tessera.qmatmul(x, q, { activations: 'int8' })).toThrow(expect.objectContaining({
+      code: 'E_ARGUMENT',
+      message: `Expected groups of at most ${limitOf(bits)} elements with activations 'int8' and ${bits}-bit weights (each group's sum must stay exact in int32; use activations 'float', or quantize in groups) for q but received groupSize ${K} (per channel)`,
+    }));
+    // The float path has no such limit.
+    const y = tessera.qmatmul(x, q);
+    expect(y.shape).toEqual([1, 2]);
+    for (const t of [q, x, y]) t.dispose();
   });
 });
 

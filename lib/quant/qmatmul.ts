@@ -18,8 +18,19 @@ export interface QMatmulOptions {
    * (W8A8 / W4A8, like onnxruntime's accuracy level 4). Extra error: each x rounds by
    * up to s_x / 2, so an output moves by up to (s_x / 2) · Σ_k |ŵ_k| and typically by
    * about (s_x / √12) · ‖ŵ‖₂ — near 0.5% of |y| on Gaussian data at K = 4096.
+   * The int32 group sums bound the group size (int8GroupLimit): 66,311 elements for
+   * 8-bit weights (per channel: K), 1,127,288 for 4-bit.
    */
   activations?: 'float' | 'int8';
+}
+
+/**
+ * The largest group activations 'int8' takes for `bits`-bit weights: a group's sum
+ * Σ (q − z)·xq, with |q − z| ≤ 2^bits − 1 and |xq| ≤ 127, must stay exact in int32 on
+ * every device (66,311 for 8 bits, 1,127,288 for 4).
+ */
+export function int8GroupLimit(bits: 4 | 8): number {
+  return Math.floor((2 ** 31 - 1) / (127 * (2 ** bits - 1)));
 }
 
 /**
@@ -46,6 +57,11 @@ export function qmatmul(x: Tensor, q: QuantizedTensor, options?: QMatmulOptions)
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== q.N)) {
     failRaw('E_SHAPE', `[N] with N = ${q.N} (from q)`, 'options.bias', formatShape(bias.shape));
+  }
+  if (activations === 'int8' && q.groupSize > int8GroupLimit(q.bits)) {
+    failRaw('E_ARGUMENT', `groups of at most ${int8GroupLimit(q.bits)} elements with activations 'int8' and ${q.bits}-bit weights ` +
+      "(each group's sum must stay exact in int32; use activations 'float', or quantize in groups)", 'q',
+      `groupSize ${q.groupSize}${q.groupSize === q.K ? ' (per channel)' : ''}`);
   }
   const M = numelOf(input.shape) / q.K;
   const out = output(input, [...input.shape.slice(0, -1), q.N]);
