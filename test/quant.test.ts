@@ -439,6 +439,48 @@ describe('int8 activations where every pair of xq is large', () => {
   });
 });
 
+describe('the one-row int4 GEMV across the range of x', () => {
+  // M = 1 with groups of 64 or more reads x in nibble-plane order, scaled per row
+  // (nibblePlanes: by 2^(−4i), or with subnormal codes by 2^(149 − 4i − S), S from
+  // max|x|). Rows of x far from 1, and rows mixing magnitudes, must keep the GEMV's
+  // fp32 bound. Terms below max|x|·2^−100 may lose low bits in the subnormal range: at
+  // most max|x|·2^−124 per code, K·max|x|·2^−124·max s in all (the floor below).
+  const [N, K] = [8, 256];
+  const rows: Array<[string, (i: number, g: number) => number]> = [
+    ['x ~ 2^-120', (_, g) => g * 2 ** -120],
+    ['x ~ 2^-60', (_, g) => g * 2 ** -60],
+    ['x ~ 1', (_, g) => g],
+    ['x ~ 2^100', (_, g) => g * 2 ** 100],
+    ['x alternating 2^40 and 2^-40', (i, g) => g * 2 ** (i % 2 === 0 ? 40 : -40)],
+    ['x ~ 2^-112 with one 1', (i, g) => (i === 77 ? 1 : g * 2 ** -112)],
+  ];
+  const cases = testDevices().flatMap((d) => rows.map(([name, f]) => [d, name, f] as const));
+  test.for(cases)('%s: %s', async ([device, , f]) => {
+    const q = tessera.quantize(tessera.tensor(gaussian(N * K, 31), { shape: [N, K], device }), { bits: 4, groupSize: 128 });
+    const g = gaussian(K, 32);
+    const xData = Float32Array.from({ length: K }, (_, i) => f(i, g[i]!));
+    const y = (await tessera.qmatmul(tessera.tensor(xData, { shape: [1, K], device }), q).data()) as Float32Array;
+    const ref_: QuantizedRef = {
+      bits: 4, N, K, groupSize: 128,
+      codes: (await q.codes.data()) as Uint8Array,
+      scales: Float64Array.from((await q.scales.data()) as Float32Array),
+      zeroPoints: (await q.zeroPoints!.data()) as Uint8Array,
+    };
+    const x64 = Float64Array.from(xData);
+    const r = quant.linear(x64, quant.dequantize(ref_), null, 1, N, K);
+    const magnitude = quant.foldedMagnitude(x64, ref_, null, 1);
+    const maxX = x64.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const maxS = ref_.scales.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const G = K / 128;
+    for (let n = 0; n < N; ++n) {
+      const bound = (4 * Math.sqrt(K) + G + 4) * U * magnitude[n]! + K * 2 ** -124 * maxX * maxS;
+      expect(Math.abs(y[n]! - r.y[n]!)).toBeLessThanOrEqual(bound);
+      expect(r.y[n]).not.toBe(0);
+    }
+    q.dispose();
+  });
+});
+
 describe('int8 activations at the int32 limit of a group', () => {
   // Every product at its largest: x all ones (xq = 127 each) and weights of ones with a
   // single 0 per row (asymmetric: s = 1/255, z = 0, q − z = 255 or, for int4, s = 1/15,

@@ -123,6 +123,7 @@ std::string cpuFeatureList() {
   add(f.avx512vnni, "avx512vnni");
   add(f.avxvnni, "avxvnni");
   add(f.avx512bf16, "avx512bf16");
+  add(f.fastDenormals, "fast-subnormals");
   return out;
 }
 

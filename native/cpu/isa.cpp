@@ -2,6 +2,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(TESSERA_CPU_X86)
+#include <cpuid.h>
+#endif
+
 #include "kernels.h"
 
 namespace tessera::cpu {
@@ -21,6 +25,15 @@ const CpuFeatures& cpuFeatures() {
     f.avx512vnni = __builtin_cpu_supports("avx512vnni");
     f.avxvnni = __builtin_cpu_supports("avxvnni");
     f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+    // AMD family 17h and later (Zen): no penalty for subnormals in SSE/AVX arithmetic.
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__builtin_cpu_is("amd") && __get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+      const unsigned baseFamily = (eax >> 8) & 0xf;
+      const unsigned family = baseFamily == 0xf ? baseFamily + ((eax >> 20) & 0xff) : baseFamily;
+      f.fastDenormals = family >= 0x17;
+    }
+    const char* denormals = std::getenv("TESSERA_CPU_DENORMALS");
+    if (denormals != nullptr && std::strcmp(denormals, "avoid") == 0) f.fastDenormals = false;
 #endif
     return f;
   }();

@@ -40,6 +40,10 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512vnni = false, avxvnni = false, avx512bf16 = false;
+  // Subnormal operands and results cost no more than normal ones in the vector units
+  // (AMD Zen; Intel cores of the same years take microcode assists on some of them).
+  // TESSERA_CPU_DENORMALS=avoid turns it off, so that tests reach the other paths.
+  bool fastDenormals = false;
 };
 
 const CpuFeatures& cpuFeatures();
