@@ -189,6 +189,8 @@ export async function benchQMatmul(): Promise<Row[]> {
   const gemv = await chain(1, layers, [0, 4]);
   progress('int4 GEMV M=1 weight stream against a read stream of the same size, alternating');
   const shares = [await streamShare(layers, 'float'), await streamShare(layers, 'int8')];
+  progress('int4 GEMV M=4');
+  const m4 = await chain(4, layers, [0]);
   progress('int4 M=32');
   const m32 = await chain(32, layers, [0]);
   layers.forEach((q) => q.dispose());
@@ -204,7 +206,7 @@ export async function benchQMatmul(): Promise<Row[]> {
   const rows: Row[] = [
     { name: 'memcpy (bandwidth reference, not tessera)', sizes: '256 MiB, read + write', work: { bytes: 2 * (256 << 20) }, tessera: bw.timing },
     { name: 'read stream: tessera.sum (bandwidth reference)', sizes: '256 MiB fp32 [2048, 32768], read', work: { bytes: 256 << 20 }, tessera: read.timing },
-    ...gemv, ...m32, int8,
+    ...gemv, ...m4, ...m32, int8,
   ];
   const stream = (row: Row): string => {
     const bytesPerSecond = row.work.bytes! / (row.tessera.medianMs / 1e3);
