@@ -58,8 +58,9 @@ export function qmatmul(x: Tensor, q: QuantizedTensor, options?: QMatmulOptions)
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== q.N)) {
     failRaw('E_SHAPE', `[N] with N = ${q.N} (from q)`, 'options.bias', formatShape(bias.shape));
   }
-  if (activations === 'int8' && q.groupSize > int8GroupLimit(q.bits)) {
-    failRaw('E_ARGUMENT', `groups of at most ${int8GroupLimit(q.bits)} elements with activations 'int8' and ${q.bits}-bit weights ` +
+  const groupLimit = activations === 'int8' ? int8GroupLimit(q.bits) : Infinity;
+  if (q.groupSize > groupLimit) {
+    failRaw('E_ARGUMENT', `groups of at most ${groupLimit} elements with activations 'int8' and ${q.bits}-bit weights ` +
       "(each group's sum must stay exact in int32; use activations 'float', or quantize in groups)", 'q',
       `groupSize ${q.groupSize}${q.groupSize === q.K ? ' (per channel)' : ''}`);
   }

@@ -30,8 +30,9 @@ constexpr size_t kAlignment = 64;
 // only a hint: where THP is off, the buffer keeps small pages.
 constexpr size_t kHugePage = size_t{2} << 20;
 
-void* allocateHuge(size_t bytes) {
-  void* p = std::aligned_alloc(kHugePage, (bytes + kAlignment - 1) / kAlignment * kAlignment);
+// bytes: the request; rounded: it rounded up to kAlignment, as aligned_alloc requires.
+void* allocateHuge(size_t bytes, size_t rounded) {
+  void* p = std::aligned_alloc(kHugePage, rounded);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   if (p != nullptr) madvise(p, bytes, MADV_HUGEPAGE);
 #endif
@@ -56,7 +57,7 @@ class CpuBackend final : public Backend {
 
   void* allocate(size_t bytes) override {
     const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    void* p = bytes >= kHugePage ? allocateHuge(bytes) : std::aligned_alloc(kAlignment, rounded);
+    void* p = bytes >= kHugePage ? allocateHuge(bytes, rounded) : std::aligned_alloc(kAlignment, rounded);
     if (p == nullptr) {
       fail(ErrorCode::kOutOfMemory,
            expected(std::to_string(bytes) + " bytes of free host memory", "cpu",
