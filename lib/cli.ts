@@ -30,7 +30,7 @@ function printInfo(json: boolean): void {
   ]));
   console.log('\nbackends');
   console.log(table([
-    ['cpu', `available  isa=${i.cpu.isa}  threads=${i.cpu.threads}  features=${i.cpu.features || 'none'}`],
+    ['cpu', `available  isa=${i.cpu.isa}  threads=${i.cpu.threads}  spin=${i.cpu.spinMicros}us  features=${i.cpu.features || 'none'}`],
     ['cuda', i.cuda.available
       ? `available  runtime=${i.cuda.runtimeVersion}  driver=${i.cuda.driverVersion}`
       : `unavailable: ${i.cuda.reason ?? 'unknown reason'}`],

@@ -32,7 +32,7 @@ export interface CudaDeviceInfo {
 export interface NativeInfo {
   version: string;
   build: { system: string; compiler: string; cuda: boolean; cudaArchs: string; cpuKernels: string };
-  cpu: { available: boolean; isa: string; features: string; threads: number };
+  cpu: { available: boolean; isa: string; features: string; threads: number; spinMicros: number };
   cuda: {
     compiled: boolean;
     available: boolean;

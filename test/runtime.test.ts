@@ -1,5 +1,6 @@
 // The runtime model: ops return at once, reads never block the event loop,
 // the stream keeps inputs alive, and the addon works in worker_threads.
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -86,5 +87,37 @@ describe('worker_threads', () => {
       expect(r.ok).toBe(true);
       expect(r.code).toBe(0);
     }
+  });
+});
+
+describe('CPU thread pool', () => {
+  // Each case runs in its own process: the pool reads its settings once, at start-up.
+  const runPoolOps = (env: Record<string, string>) => JSON.parse(execFileSync(process.execPath,
+    [path.join(__dirname, 'fixtures', 'pool-ops.cjs')], { encoding: 'utf8', env: { ...process.env, ...env } })) as {
+    threads: number; spinMicros: number; matmul: number; qmatmul: number;
+  };
+
+  test.each([
+    ['0', 0, 'blocks at once'],
+    ['250', 250, 'as given'],
+    ['99999', 10000, 'capped at 10 ms'],
+    ['-5', 100, 'negative: the default'],
+    ['fast', 100, 'not a number: the default'],
+  ])('TESSERA_SPIN_US=%s gives a %i µs spin (%s) and correct results on three threads', (value, spin) => {
+    const r = runPoolOps({ TESSERA_SPIN_US: value, TESSERA_NUM_THREADS: '3' });
+    expect(r.threads).toBe(3);
+    expect(r.spinMicros).toBe(spin);
+    // Relative to 1 + |reference| (matmul, K = 129) and to Σ|x·w| (qmatmul, K = 256):
+    // K·2^−24 bounds fp32 summation error either way.
+    expect(r.matmul).toBeLessThan(129 * 2 ** -24);
+    expect(r.qmatmul).toBeLessThan(256 * 2 ** -24);
+  });
+
+  test('the default spin is reported when TESSERA_SPIN_US is unset', () => {
+    const env = { ...process.env };
+    delete env.TESSERA_SPIN_US;
+    const out = execFileSync(process.execPath, ['-e', "console.log(require('./dist/index.js').info().cpu.spinMicros)"],
+      { cwd: path.join(__dirname, '..'), encoding: 'utf8', env });
+    expect(Number(out.trim())).toBe(100);
   });
 });

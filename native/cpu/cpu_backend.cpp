@@ -106,6 +106,8 @@ const char* selectedIsa() { return selectKernels().isa; }
 
 int defaultThreadCount() { return ThreadPool::defaultThreadCount(); }
 
+int defaultSpinMicros() { return ThreadPool::defaultSpinMicros(); }
+
 std::string cpuFeatureList() {
   const CpuFeatures& f = cpuFeatures();
   std::string out;

@@ -13,5 +13,6 @@ std::shared_ptr<Backend> createCpuBackend(int numThreads = 0);
 const char* selectedIsa();
 std::string cpuFeatureList();
 int defaultThreadCount();
+int defaultSpinMicros();
 
 }  // namespace tessera::cpu

@@ -1,9 +1,14 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <utility>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace tessera::cpu {
 
@@ -21,6 +26,16 @@ std::exception_ptr runGuarded(const std::function<void(int)>& fn, int task) {
   return nullptr;
 }
 
+// A hint to the core that this is a spin-wait loop (frees the sibling hyperthread and
+// saves power), where the ISA has one.
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 }  // namespace
 
 int ThreadPool::defaultThreadCount() {
@@ -32,8 +47,17 @@ int ThreadPool::defaultThreadCount() {
   return hw == 0 ? 1 : static_cast<int>(std::min(hw, 256u));
 }
 
+int ThreadPool::defaultSpinMicros() {
+  if (const char* env = std::getenv("TESSERA_SPIN_US")) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && n >= 0) return static_cast<int>(std::min(n, 10000L));
+  }
+  return kDefaultSpinMicros;
+}
+
 ThreadPool::ThreadPool(int numThreads)
-    : numThreads_(numThreads > 0 ? numThreads : defaultThreadCount()) {
+    : numThreads_(numThreads > 0 ? numThreads : defaultThreadCount()), spinMicros_(defaultSpinMicros()) {
   workers_.reserve(numThreads_ - 1);
   for (int i = 1; i < numThreads_; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
 }
@@ -47,10 +71,26 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+template <typename Done>
+void ThreadPool::spinUntil(Done done) const {
+  if (spinMicros_ == 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spinMicros_);
+  // Reading the clock every 16 polls keeps its cost out of the loop.
+  for (int i = 0; !done(); ++i) {
+    cpuRelax();
+    if (i % 16 == 15 && std::chrono::steady_clock::now() >= deadline) return;
+  }
+}
+
 void ThreadPool::workerLoop(int) {
   uint64_t seen = 0;
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
+    if (!stopping_ && generation_ == seen) {
+      lock.unlock();
+      spinUntil([&] { return generation_.load(std::memory_order_acquire) != seen; });
+      lock.lock();
+    }
     wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
     if (stopping_) return;
     seen = generation_;
@@ -90,6 +130,11 @@ void ThreadPool::runTasks(int numTasks, const std::function<void(int)>& fn) {
   }
   // Every task must have finished before fn (a reference into the caller's frame)
   // goes out of scope, failed or not.
+  if (pending_ != 0) {
+    lock.unlock();
+    spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; });
+    lock.lock();
+  }
   done_.wait(lock, [&] { return pending_ == 0; });
   job_ = nullptr;
   jobTasks_ = 0;

@@ -1,8 +1,17 @@
 // A fixed pool of native worker threads for data-parallel CPU kernels. The
 // calling thread (a device stream) takes part in every parallelFor, so a pool
 // of N threads has N-1 workers.
+//
+// Waits spin briefly before they block: a worker that has finished a job polls for
+// the next one, and the caller polls for stragglers, for up to spinMicros() each
+// (TESSERA_SPIN_US), and only then sleep on a condition variable. A stream runs its kernels
+// back to back, and a condition-variable wake-up on the 2-vCPU development host took tens of
+// microseconds twice per job: the int4 decode GEMV, at about half a millisecond a
+// layer, ran 10–14% faster with a 100 µs spin. The spin is bounded, so an idle pool
+// costs nothing once it has slept.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -35,11 +44,19 @@ class ThreadPool {
   void runTasks(int numTasks, const std::function<void(int)>& fn);
 
   static int defaultThreadCount();
+  // TESSERA_SPIN_US (0 to 10000; 0: block at once), else kDefaultSpinMicros.
+  static int defaultSpinMicros();
+  static constexpr int kDefaultSpinMicros = 100;
+  int spinMicros() const { return spinMicros_; }
 
  private:
   void workerLoop(int index);
+  // Polls until done() or spinMicros_ have passed; the caller then blocks as usual.
+  template <typename Done>
+  void spinUntil(Done done) const;
 
   int numThreads_;
+  int spinMicros_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -47,8 +64,10 @@ class ThreadPool {
   const std::function<void(int)>* job_ = nullptr;
   int jobTasks_ = 0;
   int nextTask_ = 0;
-  int pending_ = 0;
-  uint64_t generation_ = 0;
+  // Written under mutex_ (so the condition variables' predicates see them), read
+  // without it while spinning.
+  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> generation_{0};
   bool stopping_ = false;
   std::exception_ptr error_;
 };

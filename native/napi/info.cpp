@@ -90,6 +90,7 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   cpu.Set("isa", cpu::selectedIsa());
   cpu.Set("features", cpu::cpuFeatureList());
   cpu.Set("threads", cpu::defaultThreadCount());
+  cpu.Set("spinMicros", cpu::defaultSpinMicros());
   out.Set("cpu", cpu);
   out.Set("cuda", cudaInfo(env));
 
