@@ -72,28 +72,31 @@ ThreadPool::~ThreadPool() {
 }
 
 template <typename Done>
-void ThreadPool::spinUntil(Done done) const {
-  if (spinMicros_ == 0) return;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spinMicros_);
+void ThreadPool::spinUntil(Done done, Clock::duration worked) const {
+  const Clock::duration budget = std::min<Clock::duration>(worked, std::chrono::microseconds(spinMicros_));
+  if (budget <= Clock::duration::zero()) return;
+  const Clock::time_point deadline = Clock::now() + budget;
   // Reading the clock every 16 polls keeps its cost out of the loop.
   for (int i = 0; !done(); ++i) {
     cpuRelax();
-    if (i % 16 == 15 && std::chrono::steady_clock::now() >= deadline) return;
+    if (i % 16 == 15 && Clock::now() >= deadline) return;
   }
 }
 
 void ThreadPool::workerLoop(int) {
   uint64_t seen = 0;
+  Clock::duration worked{};  // on the last job: no spin before the first
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     if (!stopping_ && generation_ == seen) {
       lock.unlock();
-      spinUntil([&] { return generation_.load(std::memory_order_acquire) != seen; });
+      spinUntil([&] { return generation_.load(std::memory_order_acquire) != seen; }, worked);
       lock.lock();
     }
     wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
     if (stopping_) return;
     seen = generation_;
+    const Clock::time_point start = Clock::now();
     while (nextTask_ < jobTasks_) {
       const int task = nextTask_++;
       const auto* job = job_;
@@ -103,6 +106,7 @@ void ThreadPool::workerLoop(int) {
       if (error && !error_) error_ = error;
       if (--pending_ == 0) done_.notify_all();
     }
+    worked = Clock::now() - start;
   }
 }
 
@@ -119,6 +123,7 @@ void ThreadPool::runTasks(int numTasks, const std::function<void(int)>& fn) {
   pending_ = numTasks;
   ++generation_;
   wake_.notify_all();
+  const Clock::time_point start = Clock::now();
   // The calling thread works too, then waits for stragglers.
   while (nextTask_ < jobTasks_) {
     const int task = nextTask_++;
@@ -132,7 +137,7 @@ void ThreadPool::runTasks(int numTasks, const std::function<void(int)>& fn) {
   // goes out of scope, failed or not.
   if (pending_ != 0) {
     lock.unlock();
-    spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; });
+    spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; }, Clock::now() - start);
     lock.lock();
   }
   done_.wait(lock, [&] { return pending_ == 0; });

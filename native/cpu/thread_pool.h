@@ -3,15 +3,18 @@
 // of N threads has N-1 workers.
 //
 // Waits spin briefly before they block: a worker that has finished a job polls for
-// the next one, and the caller polls for stragglers, for up to spinMicros() each
-// (TESSERA_SPIN_US), and only then sleep on a condition variable. A stream runs its kernels
-// back to back, and a condition-variable wake-up on the 2-vCPU development host took tens of
-// microseconds twice per job: the int4 decode GEMV, at about half a millisecond a
-// layer, ran 10–14% faster with a 100 µs spin. The spin is bounded, so an idle pool
-// costs nothing once it has slept.
+// the next one, and the caller polls for stragglers, and only then sleep on a
+// condition variable. A stream runs its kernels back to back, and a condition-variable
+// wake-up on the 2-vCPU development host took tens of microseconds twice per job: the
+// int4 decode GEMV, at about half a millisecond a layer, ran 10–16% faster with a
+// 100 µs spin. A spin lasts at most spinMicros() (TESSERA_SPIN_US) and at most as long
+// as the thread worked on the job before it: a stream of tiny jobs, where a spinning
+// worker took a core from the JS thread (a small op's call cost 1.5× as much on two
+// cores), spins for microseconds, and an idle pool costs nothing once it has slept.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -51,9 +54,11 @@ class ThreadPool {
 
  private:
   void workerLoop(int index);
-  // Polls until done() or spinMicros_ have passed; the caller then blocks as usual.
+  using Clock = std::chrono::steady_clock;
+  // Polls until done(), for at most spinMicros_ and at most `worked` (the time this
+  // thread spent on the job just done); the caller then blocks as usual.
   template <typename Done>
-  void spinUntil(Done done) const;
+  void spinUntil(Done done, Clock::duration worked) const;
 
   int numThreads_;
   int spinMicros_;
