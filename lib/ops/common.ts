@@ -56,11 +56,15 @@ export function output(like: Tensor, shape: readonly number[], dtype: DType = li
 }
 
 /**
- * Runs fn on a contiguous version of t (undefined stays undefined), disposing the
- * temporary reference once the kernel is queued.
+ * Runs fn on a contiguous version of t (undefined stays undefined): t itself when it
+ * is contiguous — the queued kernel holds its own native reference, and a second JS
+ * handle per operand (made, disposed, then finalized by the GC) was about a fifth of
+ * a small qmatmul's call cost (median 27.8 → 21.0 µs, five alternating runs) — else a
+ * contiguous copy, disposed once the kernel is queued.
  */
 export function withContiguous<T extends Tensor | undefined, R>(t: T, fn: (dense: T) => R): R {
-  const dense = t?.contiguous() as T;
+  if (t === undefined || t.isContiguous) return fn(t);
+  const dense = t.contiguous() as T;
   try {
     return fn(dense);
   } finally {
