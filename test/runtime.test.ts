@@ -86,7 +86,9 @@ describe('strided operands', () => {
     const deqT = deq.transpose(0, 1);  // [K, N], strides [1, K]
     const z = tessera.matmul(x, deqT);
     const s = tessera.add(y, half);
-    const [xv, dv, hv, yv, zv, sv] = await Promise.all([x.contiguous(), deq, half.contiguous(), y, z, s].map((t) => t.data()));
+    const xc = x.contiguous(), hc = half.contiguous();
+    type F6 = [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    const [xv, dv, hv, yv, zv, sv] = (await Promise.all([xc, deq, hc, y, z, s].map((t) => t.data()))) as F6;
     for (let m = 0; m < M; ++m) {
       for (let n = 0; n < N; ++n) {
         let ref = 0, mag = 0;
@@ -100,7 +102,7 @@ describe('strided operands', () => {
         expect(Math.abs(sv[m * N + n]! - (yv[m * N + n]! + hv[m * N + n]!))).toBeLessThanOrEqual(2 ** -23 * (Math.abs(yv[m * N + n]!) + Math.abs(hv[m * N + n]!)));
       }
     }
-    for (const t of [xt, x, w, q, deq, deqT, wide, half, y, z, s]) t.dispose();
+    for (const t of [xt, x, xc, w, q, deq, deqT, wide, half, hc, y, z, s]) t.dispose();
   });
 });
 
