@@ -69,8 +69,9 @@ describe('execution model', () => {
 });
 
 describe('strided operands', () => {
-  // Ops take any view: a contiguous one as it is, a strided one through a contiguous
-  // copy that lives until its kernel is queued. Checked against float64 on the data.
+  // Ops take any view. qmatmul (like the unary, row and attention ops) hands a strided
+  // operand to its kernel through a contiguous copy (withContiguous) and a contiguous
+  // one as it is; matmul packs its own; add reads strides. Checked against float64.
   test('qmatmul, matmul and add read transposed and sliced views correctly', async () => {
     const [M, K, N] = [5, 64, 9];
     const xt = tessera.randn([K, M], { seed: 21 });
@@ -106,6 +107,43 @@ describe('strided operands', () => {
   });
 });
 
+describe('strided operands through withContiguous', () => {
+  test('silu, softmax and quantize of transposed views match the same ops on contiguous copies', async () => {
+    const base = tessera.randn([40, 24], { seed: 31 });
+    const t = base.transpose(0, 1);  // [24, 40], strides [1, 24]
+    const dense = t.contiguous();
+    expect(t.isContiguous).toBe(false);
+    const pairs = [
+      [tessera.silu(t), tessera.silu(dense)],
+      [tessera.softmax(t), tessera.softmax(dense)],
+      [tessera.dequantize(tessera.quantize(t, { bits: 4, groupSize: 32 })), tessera.dequantize(tessera.quantize(dense, { bits: 4, groupSize: 32 }))],
+    ] as const;
+    for (const [strided, contiguous] of pairs) {
+      // The same kernel on the same values: bit-identical.
+      expect(Array.from(await strided.data())).toEqual(Array.from(await contiguous.data()));
+    }
+    // And against float64 for silu and softmax (rows of 40).
+    const tv = (await dense.data()) as Float32Array;
+    const [sv, mv] = [await pairs[0][0].data(), await pairs[1][0].data()] as [Float32Array, Float32Array];
+    for (let i = 0; i < 24; ++i) {
+      let max = -Infinity;
+      for (let j = 0; j < 40; ++j) max = Math.max(max, tv[i * 40 + j]!);
+      let sum = 0;
+      for (let j = 0; j < 40; ++j) sum += Math.exp(tv[i * 40 + j]! - max);
+      for (let j = 0; j < 40; ++j) {
+        const v = tv[i * 40 + j]!;
+        expect(Math.abs(sv[i * 40 + j]! - v / (1 + Math.exp(-v)))).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(v)));
+        expect(Math.abs(mv[i * 40 + j]! - Math.exp(v - max) / sum)).toBeLessThanOrEqual(1e-6);
+      }
+    }
+    for (const [a, b] of pairs) {
+      a.dispose();
+      b.dispose();
+    }
+    for (const x of [base, t, dense]) x.dispose();
+  });
+});
+
 describe('worker_threads', () => {
   test('four workers running ops at once get correct results and exit cleanly', async () => {
     const script = path.join(__dirname, 'fixtures', 'worker-ops.cjs');
@@ -130,8 +168,11 @@ describe('worker_threads', () => {
 
 describe('CPU thread pool', () => {
   // Each case runs in its own process: the pool reads its settings once, at start-up.
+  // The CPU device whatever the default, and a timeout, so that a pool that hangs fails
+  // the case instead of the run (execFileSync blocks vitest's own timer).
   const runPoolOps = (env: Record<string, string>) => JSON.parse(execFileSync(process.execPath,
-    [path.join(__dirname, 'fixtures', 'pool-ops.cjs')], { encoding: 'utf8', env: { ...process.env, ...env } })) as {
+    [path.join(__dirname, 'fixtures', 'pool-ops.cjs')],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TESSERA_DEVICE: 'cpu', ...env } })) as {
     threads: number; spinMicros: number; matmul: number; qmatmul: number;
   };
 
@@ -154,8 +195,15 @@ describe('CPU thread pool', () => {
   test('the default spin is reported when TESSERA_SPIN_US is unset', () => {
     const env = { ...process.env };
     delete env.TESSERA_SPIN_US;
+    env.TESSERA_NUM_THREADS = '2';
     const out = execFileSync(process.execPath, ['-e', "console.log(require('./dist/index.js').info().cpu.spinMicros)"],
-      { cwd: path.join(__dirname, '..'), encoding: 'utf8', env });
+      { cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 60_000, env });
     expect(Number(out.trim())).toBe(100);
+  });
+
+  test('a one-thread pool reports no spin: it never waits for another thread', () => {
+    const out = execFileSync(process.execPath, ['-e', "const c = require('./dist/index.js').info().cpu; console.log(c.threads, c.spinMicros)"],
+      { cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 60_000, env: { ...process.env, TESSERA_NUM_THREADS: '1', TESSERA_SPIN_US: '300' } });
+    expect(out.trim()).toBe('1 0');
   });
 });

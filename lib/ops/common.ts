@@ -63,11 +63,11 @@ export function output(like: Tensor, shape: readonly number[], dtype: DType = li
  * contiguous copy, disposed once the kernel is queued.
  */
 export function withContiguous<T extends Tensor | undefined, R>(t: T, fn: (dense: T) => R): R {
-  if (t === undefined || t.isContiguous) return fn(t);
-  const dense = t.contiguous() as T;
+  if (t == null || t.isContiguous) return fn(t);
+  const dense = t.contiguous() as T & Tensor;
   try {
     return fn(dense);
   } finally {
-    dense?.dispose();
+    dense.dispose();
   }
 }

@@ -90,7 +90,9 @@ void ThreadPool::workerLoop(int) {
   for (;;) {
     if (!stopping_ && generation_ == seen) {
       lock.unlock();
-      spinUntil([&] { return generation_.load(std::memory_order_acquire) != seen; }, worked);
+      spinUntil([&] {
+        return generation_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_acquire);
+      }, worked);
       lock.lock();
     }
     wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });

@@ -47,7 +47,8 @@ class ThreadPool {
   void runTasks(int numTasks, const std::function<void(int)>& fn);
 
   static int defaultThreadCount();
-  // TESSERA_SPIN_US (0 to 10000; 0: block at once), else kDefaultSpinMicros.
+  // TESSERA_SPIN_US (0: block at once; larger than 10000: 10000); negative or not an
+  // integer: kDefaultSpinMicros. A pool of one thread never spins.
   static int defaultSpinMicros();
   static constexpr int kDefaultSpinMicros = 100;
   int spinMicros() const { return spinMicros_; }
@@ -73,7 +74,7 @@ class ThreadPool {
   // without it while spinning.
   std::atomic<int> pending_{0};
   std::atomic<uint64_t> generation_{0};
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};
   std::exception_ptr error_;
 };
 

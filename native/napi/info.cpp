@@ -89,8 +89,9 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   cpu.Set("available", true);
   cpu.Set("isa", cpu::selectedIsa());
   cpu.Set("features", cpu::cpuFeatureList());
-  cpu.Set("threads", cpu::defaultThreadCount());
-  cpu.Set("spinMicros", cpu::defaultSpinMicros());
+  const int threads = cpu::defaultThreadCount();
+  cpu.Set("threads", threads);
+  cpu.Set("spinMicros", threads > 1 ? cpu::defaultSpinMicros() : 0);  // one thread waits for no other
   out.Set("cpu", cpu);
   out.Set("cuda", cudaInfo(env));
 
