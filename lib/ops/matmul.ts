@@ -32,20 +32,20 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   const batch = numelOf(batchShape);
 
   // An operand whose batch is the whole batch, or is shared by all of it, is used
-  // in place (contiguous); any other broadcast is materialized first.
-  const prepare = (t: Tensor): { dense: Tensor; stride: number } => {
+  // in place (as it is when contiguous: the queued kernel holds its own reference);
+  // any other broadcast, or a strided operand, is materialized first (`owned`: a copy
+  // to dispose once the kernel is queued).
+  const prepare = (t: Tensor): { dense: Tensor; stride: number; owned: boolean } => {
     const own = t.shape.slice(0, -2);
     const matrix = t.shape.slice(-2);
     const shared = numelOf(own) === 1;
     const full = sameShape(own, batchShape);
-    let dense: Tensor;
-    if (shared || full) dense = t.contiguous();
-    else {
-      const view = t.broadcastTo([...batchShape, ...matrix]);
-      dense = view.contiguous();
-      view.dispose();
-    }
-    return { dense, stride: shared ? 0 : numelOf(matrix) };
+    const stride = shared ? 0 : numelOf(matrix);
+    if (shared || full) return t.isContiguous ? { dense: t, stride, owned: false } : { dense: t.contiguous(), stride, owned: true };
+    const view = t.broadcastTo([...batchShape, ...matrix]);
+    const dense = view.contiguous();
+    view.dispose();
+    return { dense, stride, owned: true };
   };
   const pa = prepare(x);
   const pb = prepare(y);
@@ -59,7 +59,7 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
     native.matmul(pa.dense.view('a'), pb.dense.view('b'), out.view('out'), batch, M, N, K, pa.stride, pb.stride, transposeB);
     return out;
   } finally {
-    pa.dense.dispose();
-    pb.dense.dispose();
+    if (pa.owned) pa.dense.dispose();
+    if (pb.owned) pb.dense.dispose();
   }
 }
