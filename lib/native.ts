@@ -153,6 +153,8 @@ export interface NativeAddon {
   /** Bytes this environment has reported to V8 as external memory. */
   externalMemory(): number;
   info(): NativeInfo;
+  /** The CPU kernel table for a feature list (as info().cpu.features) and a TESSERA_CPU_ISA value; for tests. */
+  isaFor(features: string, want: string | null): string;
   supports(deviceKind: number, deviceIndex: number, op: number, dtype: number): boolean;
   alloc(deviceKind: number, deviceIndex: number, bytes: number): StorageHandle;
   upload(handle: StorageHandle, byteOffset: number, source: ArrayBufferView): void;

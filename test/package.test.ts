@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import * as tessera from '../lib/index.js';
+import { native } from '../lib/native.js';
 
 const root = path.join(__dirname, '..');
 const node = (args: string[]): string => execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
@@ -51,5 +52,32 @@ describe('package', () => {
         expect(gyp, `binding.gyp is missing native/${dir}/${file}`).toContain(`native/${dir}/${file}`);
       }
     }
+  });
+
+  // The selection itself, for hosts this machine is not: feature lists as
+  // info().cpu.features gives them. A build off x86 has the generic table alone.
+  const x86 = tessera.info().build.cpuKernels !== 'generic';
+  test.skipIf(!x86).each([
+    ['Zen 3 / Haswell', 'avx2 fma f16c', null, 'avx2'],
+    ['Skylake-SP: AVX-512 without VNNI (the avx512 table uses VNNI)', 'avx2 fma f16c avx512f avx512bw avx512vl avx512dq', null, 'avx2'],
+    ['Ice Lake / Zen 4', 'avx2 fma f16c avx512f avx512bw avx512vl avx512dq avx512vnni avx512bf16', null, 'avx512'],
+    ['Alder Lake: AVX-VNNI, no AVX-512', 'avx2 fma f16c avxvnni', null, 'avx2'],
+    ['AVX2 without FMA', 'avx2 f16c', null, 'generic'],
+    ['no vector extensions', '', null, 'generic'],
+    ['TESSERA_CPU_ISA=generic', 'avx2 fma f16c avx512f avx512bw avx512vl avx512dq avx512vnni', 'generic', 'generic'],
+    ['TESSERA_CPU_ISA=avx2 on an AVX-512 host', 'avx2 fma f16c avx512f avx512bw avx512vl avx512dq avx512vnni', 'avx2', 'avx2'],
+    ['TESSERA_CPU_ISA=avx2 on a host without it', 'f16c', 'avx2', 'generic'],
+    ['TESSERA_CPU_ISA=avx512 never widens', 'avx2 fma f16c', 'avx512', 'avx2'],
+  ])('the CPU kernel table for %s', (_host, features, want, isa) => {
+    expect(native.isaFor(features, want)).toBe(isa);
+  });
+
+  test('the selection rejects a feature name it does not know', () => {
+    expect(() => native.isaFor('avx2 sse9', null)).toThrow(/unknown CPU feature/);
+  });
+
+  test.skipIf(process.env.TESSERA_CPU_ISA !== undefined)('this host gets the table its own features select', () => {
+    const cpu = tessera.info().cpu;
+    expect(native.isaFor(cpu.features, null)).toBe(cpu.isa);
   });
 });

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
+#include <utility>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -108,26 +110,50 @@ int defaultThreadCount() { return ThreadPool::defaultThreadCount(); }
 
 int defaultSpinMicros() { return ThreadPool::defaultSpinMicros(); }
 
+namespace {
+
+// Each feature flag with the name tessera.info() gives it.
+constexpr std::pair<const char*, bool CpuFeatures::*> kFeatureNames[] = {
+    {"avx2", &CpuFeatures::avx2},         {"fma", &CpuFeatures::fma},
+    {"f16c", &CpuFeatures::f16c},         {"avx512f", &CpuFeatures::avx512f},
+    {"avx512bw", &CpuFeatures::avx512bw}, {"avx512vl", &CpuFeatures::avx512vl},
+    {"avx512dq", &CpuFeatures::avx512dq}, {"avx512vnni", &CpuFeatures::avx512vnni},
+    {"avxvnni", &CpuFeatures::avxvnni},   {"avx512bf16", &CpuFeatures::avx512bf16},
+    {"fast-subnormals", &CpuFeatures::fastDenormals},
+};
+
+}  // namespace
+
 std::string cpuFeatureList() {
   const CpuFeatures& f = cpuFeatures();
   std::string out;
-  auto add = [&](bool has, const char* name) {
-    if (!has) return;
+  for (const auto& [name, member] : kFeatureNames) {
+    if (!(f.*member)) continue;
     if (!out.empty()) out += ' ';
     out += name;
-  };
-  add(f.avx2, "avx2");
-  add(f.fma, "fma");
-  add(f.f16c, "f16c");
-  add(f.avx512f, "avx512f");
-  add(f.avx512bw, "avx512bw");
-  add(f.avx512vl, "avx512vl");
-  add(f.avx512dq, "avx512dq");
-  add(f.avx512vnni, "avx512vnni");
-  add(f.avxvnni, "avxvnni");
-  add(f.avx512bf16, "avx512bf16");
-  add(f.fastDenormals, "fast-subnormals");
+  }
   return out;
+}
+
+const char* isaFor(const std::string& featureList, const char* want) {
+  CpuFeatures f;
+  size_t begin = 0;
+  while (begin < featureList.size()) {
+    size_t end = featureList.find(' ', begin);
+    if (end == std::string::npos) end = featureList.size();
+    const std::string name = featureList.substr(begin, end - begin);
+    begin = end + 1;
+    if (name.empty()) continue;
+    bool known = false;
+    for (const auto& [featureName, member] : kFeatureNames) {
+      if (name == featureName) {
+        f.*member = true;
+        known = true;
+      }
+    }
+    if (!known) return nullptr;
+  }
+  return kernelsFor(f, want).isa;
 }
 
 }  // namespace tessera::cpu

@@ -40,28 +40,30 @@ const CpuFeatures& cpuFeatures() {
   return features;
 }
 
-const KernelTable& selectKernels() {
-  static const KernelTable* table = [] {
-    const CpuFeatures& f = cpuFeatures();
-    const char* want = std::getenv("TESSERA_CPU_ISA");
-    const KernelTable* best = &generic::kTable;
+const KernelTable& kernelsFor(const CpuFeatures& f, const char* want) {
+  const KernelTable* best = &generic::kTable;
 #if defined(TESSERA_CPU_X86)
-    const bool hasAvx2 = f.avx2 && f.fma && f.f16c;
-    const bool hasAvx512 = hasAvx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
-    if (hasAvx512) best = &avx512::kTable;
-    else if (hasAvx2) best = &avx2::kTable;
-    if (want != nullptr) {
-      // A request for an ISA the host lacks falls back to the best it has.
-      if (std::strcmp(want, "generic") == 0) best = &generic::kTable;
-      else if (std::strcmp(want, "avx2") == 0 && hasAvx2) best = &avx2::kTable;
-    }
+  const bool hasAvx2 = f.avx2 && f.fma && f.f16c;
+  // The avx512 table is compiled with VNNI (kernels_avx512.cpp): a core with AVX-512
+  // but no VNNI (Skylake-SP) would fault on its int8 kernels, so it takes avx2.
+  const bool hasAvx512 = hasAvx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni;
+  if (hasAvx512) best = &avx512::kTable;
+  else if (hasAvx2) best = &avx2::kTable;
+  if (want != nullptr) {
+    // A request for an ISA the host lacks falls back to the best it has.
+    if (std::strcmp(want, "generic") == 0) best = &generic::kTable;
+    else if (std::strcmp(want, "avx2") == 0 && hasAvx2) best = &avx2::kTable;
+  }
 #else
-    (void)f;
-    (void)want;
+  (void)f;
+  (void)want;
 #endif
-    return best;
-  }();
-  return *table;
+  return *best;
+}
+
+const KernelTable& selectKernels() {
+  static const KernelTable& table = kernelsFor(cpuFeatures(), std::getenv("TESSERA_CPU_ISA"));
+  return table;
 }
 
 }  // namespace tessera::cpu

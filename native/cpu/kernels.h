@@ -47,7 +47,10 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpuFeatures();
-// The table for this host (or TESSERA_CPU_ISA); never null.
+// The table for features f, or for the narrower ISA `want` names ("generic", "avx2";
+// null or anything else: the widest f supports).
+const KernelTable& kernelsFor(const CpuFeatures& f, const char* want);
+// The table for this host (or TESSERA_CPU_ISA).
 const KernelTable& selectKernels();
 
 }  // namespace tessera::cpu

@@ -18,7 +18,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
       {"reduce", reduce},   {"quantize", quantize}, {"dequantize", dequantize}, {"qmatmul", qmatmul},
       {"attention", attention}, {"attentionBackward", attentionBackward}, {"rope", rope},
       {"linearAttention", linearAttention}, {"linearAttentionBackward", linearAttentionBackward},
-      {"info", info},       {"supports", supports},
+      {"info", info},       {"supports", supports}, {"isaFor", isaFor},
       {"setErrorClass", setErrorClass}, {"externalMemory", externalMemory},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));

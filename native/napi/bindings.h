@@ -35,6 +35,7 @@ Napi::Value linearAttentionBackward(const Napi::CallbackInfo& info);
 // info.cpp
 Napi::Value info(const Napi::CallbackInfo& info);
 Napi::Value supports(const Napi::CallbackInfo& info);
+Napi::Value isaFor(const Napi::CallbackInfo& info);
 Napi::Value setErrorClass(const Napi::CallbackInfo& info);
 Napi::Value externalMemory(const Napi::CallbackInfo& info);
 

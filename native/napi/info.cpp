@@ -106,6 +106,21 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// isaFor(features, want | null) -> the CPU kernel table a host with these features
+// (space-separated, as info().cpu.features) would get; for tests of the selection.
+Napi::Value isaFor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (!info[0].IsString() || !(info[1].IsString() || info[1].IsNull())) {
+      throwJs(env, ErrorCode::kInternal, "tessera internal error: isaFor(features, want | null)");
+    }
+    const std::string want = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+    const char* isa = cpu::isaFor(info[0].As<Napi::String>().Utf8Value(), info[1].IsString() ? want.c_str() : nullptr);
+    if (isa == nullptr) throwJs(env, ErrorCode::kArgument, "an unknown CPU feature name in isaFor");
+    return Napi::String::New(env, isa);
+  });
+}
+
 // supports(deviceKind, deviceIndex, opKind, dtype) -> boolean; opens the device.
 Napi::Value supports(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
