@@ -3,7 +3,7 @@ import { fail, failRaw } from '../errors.js';
 import { native } from '../native.js';
 import { broadcastShapes, formatShape, numelOf, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { checkOperands, checkOpts, output } from './common.js';
+import { checkOperands, checkOpts, output, withContiguous } from './common.js';
 
 export interface MatmulOptions {
   /** b is [..., N, K] (a Linear layer's weight) instead of [..., K, N]. */
@@ -31,21 +31,15 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
   const batchShape = broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2), ['a batch', 'b batch']);
   const batch = numelOf(batchShape);
 
-  // An operand whose batch is the whole batch, or is shared by all of it, is used
-  // in place (as it is when contiguous: the queued kernel holds its own reference);
-  // any other broadcast, or a strided operand, is materialized first (`owned`: a copy
-  // to dispose once the kernel is queued).
-  const prepare = (t: Tensor): { dense: Tensor; stride: number; owned: boolean } => {
+  // An operand whose batch is the whole batch, or is shared by all of it, is used in
+  // place; any other broadcast becomes a broadcast view. withContiguous then copies
+  // whichever is strided (a broadcast view always is) and hands the rest over as is.
+  const prepare = (t: Tensor): { operand: Tensor; stride: number } => {
     const own = t.shape.slice(0, -2);
     const matrix = t.shape.slice(-2);
     const shared = numelOf(own) === 1;
-    const full = sameShape(own, batchShape);
-    const stride = shared ? 0 : numelOf(matrix);
-    if (shared || full) return t.isContiguous ? { dense: t, stride, owned: false } : { dense: t.contiguous(), stride, owned: true };
-    const view = t.broadcastTo([...batchShape, ...matrix]);
-    const dense = view.contiguous();
-    view.dispose();
-    return { dense, stride, owned: true };
+    const inPlace = shared || sameShape(own, batchShape);
+    return { operand: inPlace ? t : t.broadcastTo([...batchShape, ...matrix]), stride: shared ? 0 : numelOf(matrix) };
   };
   const pa = prepare(x);
   const pb = prepare(y);
@@ -56,10 +50,12 @@ export function matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Tensor {
       native.fill(out.view('out'), 0);
       return out;
     }
-    native.matmul(pa.dense.view('a'), pb.dense.view('b'), out.view('out'), batch, M, N, K, pa.stride, pb.stride, transposeB);
+    withContiguous(pa.operand, (da) => withContiguous(pb.operand, (db) => {
+      native.matmul(da.view('a'), db.view('b'), out.view('out'), batch, M, N, K, pa.stride, pb.stride, transposeB);
+    }));
     return out;
   } finally {
-    if (pa.owned) pa.dense.dispose();
-    if (pb.owned) pb.dense.dispose();
+    if (pa.operand !== x) pa.operand.dispose();
+    if (pb.operand !== y) pb.operand.dispose();
   }
 }

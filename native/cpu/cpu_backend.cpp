@@ -1,9 +1,11 @@
 // The CPU backend: host memory, a thread pool, and the ISA-dispatched kernels.
 #include "cpu_backend.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -108,7 +110,7 @@ const char* selectedIsa() { return selectKernels().isa; }
 
 int defaultThreadCount() { return ThreadPool::defaultThreadCount(); }
 
-int defaultSpinMicros() { return ThreadPool::defaultSpinMicros(); }
+int defaultSpinMicros() { return ThreadPool::defaultSpinMicros(defaultThreadCount()); }
 
 namespace {
 
@@ -137,21 +139,12 @@ std::string cpuFeatureList() {
 
 const char* isaFor(const std::string& featureList, const char* want) {
   CpuFeatures f;
-  size_t begin = 0;
-  while (begin < featureList.size()) {
-    size_t end = featureList.find(' ', begin);
-    if (end == std::string::npos) end = featureList.size();
-    const std::string name = featureList.substr(begin, end - begin);
-    begin = end + 1;
-    if (name.empty()) continue;
-    bool known = false;
-    for (const auto& [featureName, member] : kFeatureNames) {
-      if (name == featureName) {
-        f.*member = true;
-        known = true;
-      }
-    }
-    if (!known) return nullptr;
+  std::istringstream names(featureList);
+  for (std::string name; names >> name;) {
+    const auto* it = std::find_if(std::begin(kFeatureNames), std::end(kFeatureNames),
+                                  [&](const auto& entry) { return name == entry.first; });
+    if (it == std::end(kFeatureNames)) return nullptr;
+    f.*(it->second) = true;
   }
   return kernelsFor(f, want).isa;
 }

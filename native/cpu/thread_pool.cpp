@@ -47,7 +47,8 @@ int ThreadPool::defaultThreadCount() {
   return hw == 0 ? 1 : static_cast<int>(std::min(hw, 256u));
 }
 
-int ThreadPool::defaultSpinMicros() {
+int ThreadPool::defaultSpinMicros(int numThreads) {
+  if (numThreads <= 1) return 0;
   if (const char* env = std::getenv("TESSERA_SPIN_US")) {
     char* end = nullptr;
     const long n = std::strtol(env, &end, 10);
@@ -57,7 +58,7 @@ int ThreadPool::defaultSpinMicros() {
 }
 
 ThreadPool::ThreadPool(int numThreads)
-    : numThreads_(numThreads > 0 ? numThreads : defaultThreadCount()), spinMicros_(defaultSpinMicros()) {
+    : numThreads_(numThreads > 0 ? numThreads : defaultThreadCount()), spinMicros_(defaultSpinMicros(numThreads_)) {
   workers_.reserve(numThreads_ - 1);
   for (int i = 1; i < numThreads_; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
 }

@@ -7,7 +7,7 @@
 // condition variable. A stream runs its kernels back to back, and a condition-variable
 // wake-up on the 2-vCPU development host took tens of microseconds twice per job: the
 // int4 decode GEMV, at about half a millisecond a layer, ran 10–16% faster with a
-// 100 µs spin. A spin lasts at most spinMicros() (TESSERA_SPIN_US) and at most as long
+// 100 µs spin. A spin lasts at most TESSERA_SPIN_US microseconds and at most as long
 // as the thread worked on the job before it: a stream of tiny jobs, where a spinning
 // worker took a core from the JS thread (a small op's call cost 1.5× as much on two
 // cores), spins for microseconds, and an idle pool costs nothing once it has slept.
@@ -47,11 +47,11 @@ class ThreadPool {
   void runTasks(int numTasks, const std::function<void(int)>& fn);
 
   static int defaultThreadCount();
-  // TESSERA_SPIN_US (0: block at once; larger than 10000: 10000); negative or not an
-  // integer: kDefaultSpinMicros. A pool of one thread never spins.
-  static int defaultSpinMicros();
+  // The spin a pool of numThreads uses: 0 for one thread, which waits for no other;
+  // else TESSERA_SPIN_US (0: block at once; larger than 10000: 10000), or
+  // kDefaultSpinMicros where it is unset, negative or not an integer.
+  static int defaultSpinMicros(int numThreads);
   static constexpr int kDefaultSpinMicros = 100;
-  int spinMicros() const { return spinMicros_; }
 
  private:
   void workerLoop(int index);

@@ -89,9 +89,8 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   cpu.Set("available", true);
   cpu.Set("isa", cpu::selectedIsa());
   cpu.Set("features", cpu::cpuFeatureList());
-  const int threads = cpu::defaultThreadCount();
-  cpu.Set("threads", threads);
-  cpu.Set("spinMicros", threads > 1 ? cpu::defaultSpinMicros() : 0);  // one thread waits for no other
+  cpu.Set("threads", cpu::defaultThreadCount());
+  cpu.Set("spinMicros", cpu::defaultSpinMicros());
   out.Set("cpu", cpu);
   out.Set("cuda", cudaInfo(env));
 
